@@ -1,0 +1,1 @@
+"""Data management services: ingest, versions, profile, rules, clean and split."""
