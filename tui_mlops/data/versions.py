@@ -18,7 +18,7 @@ from tui_mlops.store.catalog import open_catalog, scan_sidecars, version_from_si
 from tui_mlops.store.events import append_events
 from tui_mlops.store.home import (
     Home, atomic_write_json, check_name, commit_file, read_json, remove_stale_temps,
-    temp_path_for,
+    temp_path_for, write_temp_json,
 )
 from tui_mlops.store.records import DatasetSummary, DatasetVersion
 
@@ -98,34 +98,39 @@ def commit_version(
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     remove_stale_temps(folder)
     snapshot = home.snapshot_path(name, version)
+    target = home.sidecar_path(name, version)
     tmp = temp_path_for(snapshot)
+    sc_tmp = temp_path_for(target)
+    renamed = False
     try:
         write_snapshot(tmp)
         rows, columns = describe_parquet(tmp)
-        size = tmp.stat().st_size
+        sidecar = {
+            "format": SIDECAR_FORMAT,
+            "name": name,
+            "version": version,
+            "created_at": now_iso(),
+            "rows": rows,
+            "columns": columns,
+            "size_bytes": tmp.stat().st_size,
+            "operation": operation,
+            "params": params,
+            "parent": {"name": parent.name, "version": parent.version} if parent else None,
+            "source": source,
+            "snapshot_sha256": file_sha256(tmp),
+            "profile": None,
+        }
+        # The whole sidecar is on disk (as a temp) before the snapshot takes its name: a writer
+        # killed between the two renames leaves a temp that remove_stale_temps rolls forward.
+        write_temp_json(sc_tmp, sidecar)
         commit_file(tmp, snapshot)
+        renamed = True
+        commit_file(sc_tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
-        raise
-    sidecar = {
-        "format": SIDECAR_FORMAT,
-        "name": name,
-        "version": version,
-        "created_at": now_iso(),
-        "rows": rows,
-        "columns": columns,
-        "size_bytes": size,
-        "operation": operation,
-        "params": params,
-        "parent": {"name": parent.name, "version": parent.version} if parent else None,
-        "source": source,
-        "snapshot_sha256": file_sha256(snapshot),
-        "profile": None,
-    }
-    try:
-        atomic_write_json(home.sidecar_path(name, version), sidecar)
-    except BaseException:
-        snapshot.unlink(missing_ok=True)
+        sc_tmp.unlink(missing_ok=True)
+        if renamed and not target.exists():
+            snapshot.unlink(missing_ok=True)
         raise
     try:
         with open_catalog(home, fold=False) as cat:
@@ -247,6 +252,9 @@ def rebuild_catalog(home: Home) -> int:
 def check_store(home: Home) -> list[str]:
     """Problems found by verifying every snapshot against its sidecar's fingerprint."""
     problems: list[str] = []
+    # Open first: the fold-in clears temps of killed writers and indexes what they committed.
+    with open_catalog(home) as cat:
+        indexed = {(v.name, v.version) for v in cat.list_versions()}
     committed = scan_sidecars(home)
     for (name, version), sc_path in sorted(committed.items()):
         try:
@@ -270,8 +278,6 @@ def check_store(home: Home) -> list[str]:
             for sc_path in folder.glob("*.json"):
                 if not sc_path.name.startswith(".tmp-") and not sc_path.with_suffix(".parquet").exists():
                     problems.append(f"{sc_path}: sidecar without its snapshot")
-    with open_catalog(home) as cat:
-        indexed = {(v.name, v.version) for v in cat.list_versions()}
     for key in sorted(indexed ^ committed.keys()):
         problems.append(f"catalog and files disagree on {key[0]}@{key[1]}")
     return problems

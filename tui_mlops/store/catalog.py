@@ -7,13 +7,14 @@ wrote since (new or removed dataset sidecars), so the catalog can always be rebu
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from tui_mlops.errors import StoreError
-from tui_mlops.store.home import TMP_PREFIX, Home, read_json
+from tui_mlops.store.home import TMP_PREFIX, Home, read_json, remove_stale_temps
 from tui_mlops.store.records import Column, DatasetSummary, DatasetVersion
 
 LOCK_TIMEOUT_S = 10.0
@@ -54,21 +55,27 @@ def _connect(path: Path, read_only: bool, timeout: float):
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
-                if "lock" in str(exc).lower():
-                    raise StoreError(
-                        f"the catalog {path} is locked by another process; "
-                        f"gave up after {timeout:.0f} s (close the other mlops-tui and retry)"
-                    ) from exc
-                raise StoreError(f"cannot open the catalog {path}: {exc}") from exc
         except duckdb.Error as exc:
-            raise StoreError(
-                f"cannot open the catalog {path}: {str(exc).splitlines()[0]} "
-                "(run `mlops-tui store rebuild` to recreate it from the files)"
-            ) from exc
+            locked = isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+            if not locked:
+                raise StoreError(
+                    f"cannot open the catalog {path}: {_reason(exc, path)} "
+                    "(run `mlops-tui store rebuild` to recreate it from the files)"
+                ) from exc
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"the catalog {path} is locked by another process; "
+                    f"gave up after {timeout:g} s (close the other mlops-tui and retry)"
+                ) from exc
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    """DuckDB's first line without its 'IO Error:' prefix or a repeat of the path."""
+    first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), str(exc))
+    first = re.sub(r"^[A-Za-z ]*Error:\s*", "", first)
+    return first.replace(f' "{path}"', "").replace(f" '{path}'", "")
 
 
 class Catalog:
@@ -102,6 +109,7 @@ class Catalog:
     # -- fold-in ----------------------------------------------------------------------------
     def fold(self) -> int:
         """Index sidecars written since the last open; drop rows whose files are gone."""
+        clean_dead_writers(self.home)
         on_disk = scan_sidecars(self.home)
         indexed = {(n, v) for n, v in self.con.execute("SELECT name, version FROM dataset_versions").fetchall()}
         added = removed = 0
@@ -198,6 +206,17 @@ def version_from_sidecar(sc: dict[str, Any]) -> DatasetVersion:
         parent_name=parent.get("name"), parent_version=parent.get("version"),
         source_path=(sc.get("source") or {}).get("path"),
     )
+
+
+def clean_dead_writers(home: Home) -> None:
+    """Remove temps of killed writers (finishing a commit killed between its last two renames)."""
+    root = home.datasets_dir
+    if not root.is_dir():
+        return
+    remove_stale_temps(root)
+    for folder in root.iterdir():
+        if folder.is_dir():
+            remove_stale_temps(folder)
 
 
 def scan_sidecars(home: Home) -> dict[tuple[str, str], Path]:

@@ -156,24 +156,54 @@ def read_json(path: Path) -> Any:
         return json.loads(fh.read())
 
 
+def write_temp_json(tmp: Path, obj: Any) -> None:
+    """Write JSON to a temp file and fsync it; the caller renames it (see commit_file)."""
+    with open(tmp, "wb") as fh:
+        fh.write((json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete temp files left by writers that died (their pid is gone)."""
+    """Delete temp files left by writers that died (their pid is gone).
+
+    One kind is finished instead: a whole sidecar temp whose snapshot already has its final
+    name is the last step of a commit killed between its two renames (see commit_version).
+    """
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for tmp in folder.glob(f"{TMP_PREFIX}*"):
         try:
-            pid = int(tmp.name[len(TMP_PREFIX):].split("-", 1)[0])
+            pid_text, _, rest = tmp.name[len(TMP_PREFIX):].partition("-")
+            pid = int(pid_text)
         except ValueError:
             continue
         if pid == os.getpid() or _pid_alive(pid):
             continue
+        target = folder / rest.partition("-")[2]
         try:
+            if _finish_sidecar(tmp, target):
+                continue
             tmp.unlink()
             removed.append(tmp)
         except OSError:
             pass
     return removed
+
+
+def _finish_sidecar(tmp: Path, target: Path) -> bool:
+    if target.suffix != ".json" or target.exists() or not target.with_suffix(".parquet").exists():
+        return False
+    try:
+        sidecar = read_json(tmp)
+    except (OSError, ValueError):
+        return False  # torn: the writer died while writing it, before any rename
+    if not isinstance(sidecar, dict) or sidecar.get("version") != target.stem:
+        return False
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+    return True
 
 
 def _pid_alive(pid: int) -> bool:
