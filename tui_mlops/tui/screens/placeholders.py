@@ -1,0 +1,54 @@
+"""Honest empty states for the screens not built yet: what each will hold, and that it is not built."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from tui_mlops.tui.screens import ShellScreen
+
+PLACEHOLDERS: dict[str, tuple[str, str]] = {
+    "experiments": (
+        "Experiments",
+        "Training runs, their live metric curves and a sortable runs table will appear here. "
+        "Not built yet: coming with training jobs.",
+    ),
+    "compare": (
+        "Compare",
+        "Side-by-side metrics, parameters and curves of the runs you mark will appear here. "
+        "Not built yet: coming after experiments.",
+    ),
+    "models": (
+        "Models",
+        "Registered model versions, their aliases, promotions and gate results will appear here. "
+        "Not built yet: coming with the model registry.",
+    ),
+    "monitor": (
+        "Monitor",
+        "Production batches, per-feature drift scores, charts and alerts will appear here. "
+        "Not built yet: coming with monitoring.",
+    ),
+    "jobs": (
+        "Jobs",
+        "Background jobs and pipelines, with their progress, logs and cancel keys, will appear here. "
+        "Not built yet: coming with the job engine.",
+    ),
+}
+
+
+class PlaceholderScreen(ShellScreen):
+    """A mode whose screen is not built yet."""
+
+    AUTO_FOCUS = None
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(name=mode, id=f"mode-{mode}")
+        self.MODE = mode
+
+    def compose_body(self) -> ComposeResult:
+        title, text = PLACEHOLDERS[self.MODE]
+        with Vertical(classes="placeholder"):
+            yield Static(title, classes="placeholder-title")
+            yield Static(text, classes="placeholder-text")
+            yield Static("Press 1 for Datasets, ? for every key, q to quit.", classes="placeholder-hint")
