@@ -7,57 +7,12 @@ import math
 import os
 import sys
 import threading
-from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence, TextIO
+
+from tui_mlops.formatting import human_number, human_size, human_time  # noqa: F401 (re-exported)
 
 # A table cell longer than this is cut, so one wide value cannot push every other column away.
 MAX_CELL = 40
-
-
-def human_size(n: int | float | None) -> str:
-    """1234567 -> '1.2 MB' (binary steps, short unit names as people expect to read them)."""
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover - loop always returns
-
-
-def human_time(iso: str | None, *, seconds: bool = False) -> str:
-    """A stored UTC ISO timestamp shown in the local time zone, e.g. '2026-11-26 14:03'."""
-    if not iso:
-        return ""
-    try:
-        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    if dt.tzinfo is not None:
-        dt = dt.astimezone()
-    return dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-
-def human_number(x: Any) -> str:
-    """Numbers for tables: ints with thousands separators, floats with about 4 significant digits."""
-    if x is None:
-        return ""
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, int):
-        return f"{x:,}"
-    if isinstance(x, float):
-        if math.isnan(x) or math.isinf(x):
-            return str(x)
-        if x == 0:
-            return "0"
-        if abs(x) >= 1e7 or abs(x) < 1e-3:
-            return f"{x:.3e}"
-        if abs(x) >= 1000:
-            return f"{x:,.1f}"
-        return f"{x:.4g}" if abs(x) < 1 else f"{x:.4f}".rstrip("0").rstrip(".")
-    return str(x)
 
 
 def percent(share: float | None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.text import Text
@@ -12,6 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer
+
+from tui_mlops.formatting import human_size as _human_size, human_time
 
 # (mode name, key, label), in key order. The app's MODES and the mode bar are built from this.
 MODES: tuple[tuple[str, str, str], ...] = (
@@ -25,25 +26,12 @@ MODES: tuple[tuple[str, str, str], ...] = (
 
 
 def human_size(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
+    return _human_size(n, empty="-")
 
 
 def short_time(iso: str | None) -> str:
     """`2026-11-26T14:03:11.123Z` -> `2026-11-26 15:03` in local time (as stored if unparsable)."""
-    if not iso:
-        return "-"
-    try:
-        ts = datetime.strptime(iso.rstrip("Z")[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return iso
-    return ts.astimezone().strftime("%Y-%m-%d %H:%M")
+    return human_time(iso, empty="-")
 
 
 def short_home(path: Path | str, width: int) -> str:

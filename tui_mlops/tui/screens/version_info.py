@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tui_mlops.errors import MlopsError
+from tui_mlops.formatting import human_number
 from tui_mlops.store.home import Home
 from tui_mlops.store.records import DatasetVersion
 
@@ -114,20 +114,7 @@ def lineage_line(v: DatasetVersion, chain: list[Hop]) -> str:
 
 
 def fmt_number(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if value != 0 and (abs(value) >= 1e7 or abs(value) < 1e-3):
-            return f"{value:.3e}"
-        return f"{value:,.4g}" if abs(value) >= 1e4 else f"{value:.4g}"
-    text = str(value)
-    return text if len(text) <= 20 else text[:19] + "…"
+    return human_number(value, empty="–")
 
 
 def fmt_share(value: Any) -> str:
