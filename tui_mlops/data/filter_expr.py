@@ -8,6 +8,10 @@ Grammar (keywords case-insensitive):
   operand := column | value        value := number | 'string' | "string" | true | false | null
 Columns are bare names (letters, digits, `_`, `.`) or quoted in backticks; a double-quoted word that
 is exactly a column name means that column, otherwise it is a string.
+
+`compile_with(expr, resolver)` compiles the same grammar over names a caller resolves (the runs
+query: `metrics.auc`, params.`a b`, `status`): a resolved Field is compared as a number when the
+other side is a number and as text otherwise, and bare names may also hold `/` and `@`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tui_mlops.data.sql import quote_ident
 from tui_mlops.errors import InputError
@@ -24,6 +28,28 @@ KEYWORDS = {"and", "or", "not", "in", "is", "null", "between", "like", "true", "
 COMPARISONS = {"=": "=", "==": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+PATH_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_./@]*")  # resolver mode: metrics.valid/auc, ndcg@5
+
+
+@dataclass(frozen=True)
+class Field:
+    """A name a resolver understood: SQL to compare it as text and/or as a number (None: cannot)."""
+
+    text_sql: str | None
+    num_sql: str | None = None
+    label: str = ""
+    pos: int = 0
+
+
+Resolver = Callable[[str, int], Field]  # (name, 0-based position) -> Field; raises InputError if unknown
+
+
+class _Val(str):
+    """SQL of a literal (`?` or TRUE/FALSE) remembering its kind and parameter slot."""
+
+    kind: str
+    index: int | None
+    raw: Any
 
 
 @dataclass(frozen=True)
@@ -38,7 +64,25 @@ def _error(expr: str, pos: int, what: str) -> InputError:
     return InputError(f"{what} at position {pos + 1} in filter {expr!r}")
 
 
-def tokenize(expr: str) -> list[Token]:
+def _scan_quoted(expr: str, i: int) -> tuple[str, int]:
+    """The text inside the quote starting at `i`, and the offset after its closing quote."""
+    ch, n = expr[i], len(expr)
+    j, buf = i + 1, []
+    while True:
+        if j >= n:
+            raise _error(expr, i, f"unterminated quote {ch}")
+        if expr[j] == ch:
+            if j + 1 < n and expr[j + 1] == ch:  # a doubled quote stands for itself
+                buf.append(ch)
+                j += 2
+                continue
+            break
+        buf.append(expr[j])
+        j += 1
+    return "".join(buf), j + 1
+
+
+def tokenize(expr: str, ident: re.Pattern[str] = _IDENT) -> list[Token]:
     tokens: list[Token] = []
     i, n = 0, len(expr)
     while i < n:
@@ -47,21 +91,10 @@ def tokenize(expr: str) -> list[Token]:
             i += 1
             continue
         if ch in "'\"`":
-            j, buf = i + 1, []
-            while True:
-                if j >= n:
-                    raise _error(expr, i, f"unterminated quote {ch}")
-                if expr[j] == ch:
-                    if j + 1 < n and expr[j + 1] == ch:  # a doubled quote stands for itself
-                        buf.append(ch)
-                        j += 2
-                        continue
-                    break
-                buf.append(expr[j])
-                j += 1
+            text, end = _scan_quoted(expr, i)
             kind = {"'": "string", '"': "quoted", "`": "backtick"}[ch]
-            tokens.append(Token(kind, expr[i:j + 1], "".join(buf), i))
-            i = j + 1
+            tokens.append(Token(kind, expr[i:end], text, i))
+            i = end
             continue
         m = _NUMBER.match(expr, i)
         if m and (ch.isdigit() or ch == "." or (ch in "+-" and _signed_number_allowed(tokens))):
@@ -70,9 +103,15 @@ def tokenize(expr: str) -> list[Token]:
             tokens.append(Token("number", text, value, i))
             i = m.end()
             continue
-        m = _IDENT.match(expr, i)
+        m = ident.match(expr, i)
         if m:
             word = m.group(0)
+            if word.endswith(".") and m.end() < n and expr[m.end()] == "`":
+                # prefix.`any name`: one dotted name whose last part is quoted
+                text, end = _scan_quoted(expr, m.end())
+                tokens.append(Token("ident", expr[i:end], word + text, i))
+                i = end
+                continue
             kind = "kw" if word.lower() in KEYWORDS else "ident"
             tokens.append(Token(kind, word, word.lower() if kind == "kw" else word, i))
             i = m.end()
@@ -105,10 +144,11 @@ def _signed_number_allowed(tokens: list[Token]) -> bool:
 
 
 class _Parser:
-    def __init__(self, expr: str, columns: list[str]) -> None:
+    def __init__(self, expr: str, columns: list[str], resolver: Resolver | None = None) -> None:
         self.expr = expr
         self.columns = list(columns)
-        self.tokens = tokenize(expr)
+        self.resolver = resolver
+        self.tokens = tokenize(expr, PATH_IDENT if resolver else _IDENT)
         self.i = 0
         self.params: list[Any] = []
 
@@ -158,6 +198,39 @@ class _Parser:
         self.params.append(value)
         return "?"
 
+    def literal(self, sql: str, kind: str, raw: Any) -> _Val:
+        index = None
+        if sql == "?":
+            index = len(self.params) - 1
+        elif self.resolver is not None:  # bound, so a text field can get it as 'true'/'false'
+            sql, index = self.bind(raw), len(self.params)
+        val = _Val(sql)
+        val.kind, val.index, val.raw = kind, index, raw
+        return val
+
+    def sql(self, x: Any, peers: list[Any]) -> str:
+        """SQL for an operand; a resolved Field as a number or as text, as its peers need."""
+        if not isinstance(x, Field):
+            return x
+        vals = [p for p in peers if isinstance(p, _Val) and p.index is not None]
+        kinds = {v.kind for v in vals}
+        if kinds & {"string", "bool"} or ("number" in kinds and x.num_sql is None):
+            if x.text_sql is None:
+                raise InputError(f"{x.label} is a number: compare it with a number, at position {x.pos + 1} "
+                                 f"in filter {self.expr!r}")
+            for v in vals:  # text comparison: numbers and booleans as the text the store keeps
+                if v.kind == "number":
+                    self.params[v.index] = _number_text(v.raw)
+                elif v.kind == "bool":
+                    self.params[v.index] = "true" if v.raw else "false"
+            return x.text_sql
+        if "number" in kinds:
+            return x.num_sql  # type: ignore[return-value]
+        fields = [p for p in peers if isinstance(p, Field)]
+        if fields and x.num_sql is not None and all(f.num_sql is not None for f in fields):
+            return x.num_sql
+        return x.text_sql if x.text_sql is not None else x.num_sql  # type: ignore[return-value]
+
     # -- grammar -------------------------------------------------------------------------------
     def parse(self) -> str:
         if self.tok.kind == "end":
@@ -202,9 +275,9 @@ class _Parser:
                 # `x = null` is never true in SQL; what people mean is IS [NOT] NULL.
                 if t.value not in ("=", "<>"):
                     raise _error(self.expr, t.pos, f"cannot compare with null using {t.text!r}")
-                other = right if left_is_null else left
+                other = self.sql(right if left_is_null else left, [])
                 return f"({other} IS {'NOT ' if t.value == '<>' else ''}NULL)"
-            return f"({left} {t.value} {right})"
+            return f"({self.sql(left, [right])} {t.value} {self.sql(right, [left])})"
         negate = ""
         if self.at_kw("not"):
             self.advance()
@@ -219,32 +292,38 @@ class _Parser:
                 self.advance()
                 items.append(self.value_operand())
             self.expect_punct(")")
-            return f"({left} {negate}IN ({', '.join(items)}))"
+            return f"({self.sql(left, items)} {negate}IN ({', '.join(items)}))"
         if self.at_kw("between"):
             self.advance()
             lo, _ = self.operand()
             self.expect_kw("and")
             hi, _ = self.operand()
-            return f"({left} {negate}BETWEEN {lo} AND {hi})"
+            return (f"({self.sql(left, [lo, hi])} {negate}BETWEEN {self.sql(lo, [left])} "
+                    f"AND {self.sql(hi, [left])})")
         if self.at_kw("like"):
             self.advance()
             pattern, _ = self.operand()
-            return f"({left} {negate}LIKE {pattern})"
+            return f"({self.sql(left, [pattern])} {negate}LIKE {self.sql(pattern, [left])})"
         if self.at_kw("is"):
             self.advance()
             neg = "NOT " if self.at_kw("not") else ""
             if neg:
                 self.advance()
             self.expect_kw("null")
-            return f"({left} IS {neg}NULL)"
+            return f"({self.sql(left, [])} IS {neg}NULL)"
+        if isinstance(left, Field):
+            raise self.unexpected("expected a comparison such as =, <, IN, IS NULL, BETWEEN or LIKE")
         if t.kind == "end" or (t.kind == "kw" and t.value in ("and", "or")) or t.text == ")":
             # A bare column or `true`/`false` used as a condition.
             return left
         raise self.unexpected("expected a comparison such as =, <, IN, IS NULL, BETWEEN or LIKE")
 
-    def operand(self) -> tuple[str, bool]:
-        """SQL for a column or a bound value, and whether it was the NULL keyword."""
+    def operand(self) -> tuple[Any, bool]:
+        """SQL for a column or a bound value (a Field in resolver mode), and whether it was NULL."""
         t = self.tok
+        if self.resolver is not None and t.kind in ("ident", "backtick"):
+            self.advance()
+            return self.resolver(t.value, t.pos), False
         if t.kind in ("ident", "backtick") or (t.kind == "quoted" and self.column(t.value, t.pos)):
             self.advance()
             name = self.column(t.value, t.pos)
@@ -260,10 +339,10 @@ class _Parser:
         t = self.tok
         if t.kind in ("number", "string", "quoted"):
             self.advance()
-            return self.bind(t.value)
+            return self.literal(self.bind(t.value), "number" if t.kind == "number" else "string", t.value)
         if self.at_kw("true", "false"):
             self.advance()
-            return "TRUE" if t.value == "true" else "FALSE"
+            return self.literal("TRUE" if t.value == "true" else "FALSE", "bool", t.value == "true")
         raise self.unexpected("expected a column name, a number, a 'string', true or false")
 
 
@@ -271,3 +350,14 @@ def compile_filter(expr: str, columns: list[str]) -> tuple[str, list[Any]]:
     """(SQL condition with `?` placeholders, parameters) for a filter over `columns`."""
     parser = _Parser(expr, columns)
     return parser.parse(), parser.params
+
+
+def compile_with(expr: str, resolver: Resolver) -> tuple[str, list[Any]]:
+    """Like compile_filter, but every name goes to `resolver` (which returns a Field)."""
+    parser = _Parser(expr, [], resolver)
+    return parser.parse(), parser.params
+
+
+def _number_text(value: Any) -> str:
+    """A number as the text the runs store keeps for it (31 -> '31', 0.1 -> '0.1')."""
+    return str(value)

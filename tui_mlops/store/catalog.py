@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +17,14 @@ from typing import Any, Iterator
 from tui_mlops.errors import StoreError
 from tui_mlops.store.home import TMP_PREFIX, Home, read_json, remove_stale_temps
 from tui_mlops.store.records import Column, DatasetSummary, DatasetVersion
+from tui_mlops.store.runs_catalog import RUNS_MIGRATION, fold_runs
 
 LOCK_TIMEOUT_S = 10.0
+
+# One catalog connection at a time per process: the app opens the catalog from several thread
+# workers, and two DuckDB connections to one file in one process share an instance whose
+# concurrent write transactions can conflict at COMMIT. Re-entrant for nested opens.
+CATALOG_LOCK = threading.RLock()
 
 # Numbered migrations: each entry runs once, in order; the applied number lives in the catalog.
 MIGRATIONS: list[list[str]] = [
@@ -38,6 +45,7 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (name, version)
         )""",
     ],
+    RUNS_MIGRATION,  # 2: runs, params, tags, metrics, metric_summary, artifacts (store/runs_catalog.py)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -127,9 +135,9 @@ class Catalog:
                 added += 1
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            _rollback(self.con)
             raise
-        return added + removed
+        return added + removed + fold_runs(self)
 
     def _insert(self, sc: dict[str, Any]) -> None:
         parent = sc.get("parent") or {}
@@ -243,13 +251,22 @@ def open_catalog(home: Home, *, read_only: bool = False, fold: bool = True,
     home.ensure()
     if read_only and not home.catalog_path.exists():
         read_only = False
-    con = _connect(home.catalog_path, read_only, timeout)
+    with CATALOG_LOCK:
+        con = _connect(home.catalog_path, read_only, timeout)
+        try:
+            cat = Catalog(con, home)
+            if not read_only:
+                cat.migrate()
+                if fold:
+                    cat.fold()
+            yield cat
+        finally:
+            con.close()
+
+
+def _rollback(con: Any) -> None:
+    """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
     try:
-        cat = Catalog(con, home)
-        if not read_only:
-            cat.migrate()
-            if fold:
-                cat.fold()
-        yield cat
-    finally:
-        con.close()
+        con.execute("ROLLBACK")
+    except Exception:
+        pass
