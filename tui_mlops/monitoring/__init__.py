@@ -1,0 +1,1 @@
+"""Monitoring: system metrics of running jobs (system.py); later, batches and alerts."""
