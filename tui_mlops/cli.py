@@ -143,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inbox", parents=common, help="register the files in <home>/inbox (once, or --watch)")
     p.add_argument("--watch", action="store_true", help="keep watching until Ctrl-C")
     p.set_defaults(handler="tui_mlops.cli:cmd_inbox")
+
+    # -- training, runs and jobs: their parsers live beside their handlers ------------------------
+    from tui_mlops import cli_jobs, cli_runs, cli_train
+
+    cli_train.add_parsers(sub, common)
+    cli_runs.add_parsers(sub, common, home_opt)
+    cli_jobs.add_parsers(sub, common, home_opt)
     return top
 
 
