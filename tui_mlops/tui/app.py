@@ -27,7 +27,7 @@ from tui_mlops.errors import MlopsError
 from tui_mlops.store.home import TMP_PREFIX, Home
 from tui_mlops.tui.commands import MlopsCommands
 from tui_mlops.tui.messages import (
-    DatasetListShown, DatasetsChanged, InboxProcessed, StoreFilesChanged, TaskFinished,
+    DatasetListShown, DatasetsChanged, InboxProcessed, RunsChanged, StoreFilesChanged, TaskFinished,
 )
 from tui_mlops.tui.screens import MODES
 from tui_mlops.tui.screens.datasets import DatasetsScreen
@@ -80,13 +80,31 @@ class MlopsApp(App[int], inherit_bindings=False):
         self._inbox: Any = None
         self._observer: Any = None
         self._store_timer: Timer | None = None
-        self.add_mode("datasets", self._make_datasets_screen)
-        for mode, _key, _label in MODES[1:]:
-            self.add_mode(mode, partial(PlaceholderScreen, mode))
+        self._runs_watcher: Any = None
+        # Runs marked with `space` on the Experiments screen, for Compare.
+        self.marked_runs: set[str] = set()
+        self.runs_changes = 0  # RunsChanged messages handled (tests and benches wait on it)
+        built = {"datasets": self._make_datasets_screen,
+                 "experiments": self._make_experiments_screen, "jobs": self._make_jobs_screen}
+        for mode, _key, _label in MODES:
+            self.add_mode(mode, built.get(mode, partial(PlaceholderScreen, mode)))
 
     def _make_datasets_screen(self) -> Screen:
         self.datasets_screen = DatasetsScreen(self.home)
         return self.datasets_screen
+
+    def _make_experiments_screen(self) -> Screen:
+        # Imported when first shown: start-up pays only for the first screen.
+        try:
+            from tui_mlops.tui.screens.experiments import ExperimentsScreen
+        except ImportError:
+            return PlaceholderScreen("experiments")
+        return ExperimentsScreen(self.home)
+
+    def _make_jobs_screen(self) -> Screen:
+        from tui_mlops.tui.screens.jobs import JobsScreen
+
+        return JobsScreen(self.home)
 
     # -- start-up chores ----------------------------------------------------------------------
     def on_dataset_list_shown(self, _message: DatasetListShown) -> None:
@@ -145,11 +163,17 @@ class MlopsApp(App[int], inherit_bindings=False):
                 self.notify(f"Inbox not watched: {' '.join(str(exc).split())}", severity="warning",
                             markup=False)
             self._observer = _watch_datasets(self.home, lambda: self.post_message(StoreFilesChanged()))
+            from tui_mlops.tui.runs_watch import RunsWatcher
+
+            self._runs_watcher = RunsWatcher(
+                self.home, lambda ids: self.post_message(RunsChanged(ids)),
+                on_error=lambda msg: self.notify(msg, severity="warning", markup=False))
+            self._runs_watcher.start()
 
     def on_unmount(self) -> None:
         with self._watch_lock:
             self._closing = True
-            for stopper in (self._inbox, self._observer):
+            for stopper in (self._inbox, self._observer, self._runs_watcher):
                 if stopper is not None:
                     try:
                         stopper.stop()
@@ -180,6 +204,12 @@ class MlopsApp(App[int], inherit_bindings=False):
             self._store_timer.stop()
         self._store_timer = self.set_timer(0.3, self._reload_datasets)
 
+    def on_runs_changed(self, message: RunsChanged) -> None:
+        # Every screen of the current mode hears it; hidden ones catch up when shown again.
+        self.runs_changes += 1
+        for screen in self.screen_stack:
+            screen.post_message(RunsChanged(message.run_ids))
+
     def on_task_finished(self, message: TaskFinished) -> None:
         self.notify(message.note, severity=message.severity, markup=False)  # type: ignore[arg-type]
         if message.reload:
@@ -204,6 +234,37 @@ class MlopsApp(App[int], inherit_bindings=False):
         await self.switch_mode("datasets")
         if self.datasets_screen is not None:
             self.datasets_screen.action_add()
+
+    async def action_mode_action(self, mode: str, action: str) -> None:
+        """Go to `mode` and run one of its screen's actions (palette: new training, sweep)."""
+        await self.switch_mode(mode)
+        if len(self.screen_stack) > 1:
+            await self.pop_screen()  # a detail open on that mode: back to the mode's own screen
+        await self.run_action(action, self.screen)
+
+    async def action_show_jobs(self, active_only: bool) -> None:
+        await self.switch_mode("jobs")
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if screen is not None and hasattr(screen, "active_only"):
+            screen.active_only = active_only  # type: ignore[attr-defined]
+            screen.reload()  # type: ignore[attr-defined]
+
+    @work(thread=True, exit_on_error=False, group="store-chores")
+    def action_find_crashes(self) -> None:
+        from tui_mlops.jobs.manager import detect_crashes
+
+        try:
+            crashed = detect_crashes(self.home)
+        except MlopsError as exc:
+            self.post_message(TaskFinished(str(exc), "error"))
+            return
+        if crashed:
+            self.post_message(TaskFinished(
+                f"Marked {len(crashed)} run(s) as crashed: {', '.join(r[:8] for r in crashed)}",
+                "warning"))
+            self.post_message(RunsChanged(frozenset(crashed)))
+        else:
+            self.post_message(TaskFinished("No crashed runs: every unfinished run's process is alive."))
 
     @work(thread=True, exit_on_error=False, group="store-chores")
     def action_process_inbox(self) -> None:

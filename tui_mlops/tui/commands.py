@@ -22,6 +22,16 @@ class MlopsCommands(Provider):
             for mode, key, label in MODES
         ]
         cmds += [
+            ("New training", "Open the training form (key n on Experiments)",
+             partial(run, "mode_action('experiments', 'train')")),
+            ("New sweep", "Open the sweep form: many trainings over a parameter space (key w on "
+             "Experiments)", partial(run, "mode_action('experiments', 'sweep')")),
+            ("Show active jobs", "The Jobs screen with only queued and running jobs (key a on Jobs)",
+             partial(run, "show_jobs(True)")),
+            ("Show all jobs", "The Jobs screen with every job, newest first",
+             partial(run, "show_jobs(False)")),
+            ("Find crashed jobs", "Mark runs whose process is gone as crashed now (the app also "
+             "checks every 5 s)", partial(run, "find_crashes")),
             ("Add dataset", "Register a file or folder as a dataset version (key a on Datasets)",
              partial(run, "add_dataset")),
             ("Process inbox", "Register every file waiting in the inbox folder now",

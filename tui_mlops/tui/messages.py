@@ -90,3 +90,31 @@ class TaskFinished(Message):
         self.note = note
         self.severity = severity
         self.reload = reload
+
+
+class RunsChanged(Message, bubble=False):
+    """The runs watcher folded new run facts into the catalog (or found crashed jobs).
+
+    `run_ids`: the runs whose files changed, or None when any run may have changed. A backlog
+    collapses into one message that names the union of the runs. It does not bubble: the app
+    forwards it to the screens, and bubbling back up to the app would loop.
+    """
+
+    def __init__(self, run_ids: frozenset[str] | None = None) -> None:
+        super().__init__()
+        self.run_ids = run_ids
+
+    def can_replace(self, message: Message) -> bool:
+        if not isinstance(message, RunsChanged):
+            return False
+        # Textual asks the older message whether the newer one may replace it: the newer one
+        # is delivered, so it takes over the older one's runs.
+        if self.run_ids is not None and message.run_ids is not None:
+            message.run_ids = self.run_ids | message.run_ids
+        else:
+            message.run_ids = None
+        return True
+
+    def concerns(self, run_id: str) -> bool:
+        """True when `run_id` may be among the changed runs."""
+        return self.run_ids is None or run_id in self.run_ids
