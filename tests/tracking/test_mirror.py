@@ -92,6 +92,23 @@ def test_new_keys_after_the_first_search_are_columns_too(home: Home) -> None:
     assert search_runs(home, "params.lr > 0.25").total == 1
 
 
+def test_a_live_run_moves_in_a_metric_sort_as_it_logs(home: Home) -> None:
+    make_runs(home)
+    run = mt.start_run("exp", name="live", home=home)
+    run.log_metric("valid/auc", 0.1, step=1)
+    run.flush()
+    assert search_runs(home, order_by="metrics.valid/auc").rows[-1].name == "live"
+    assert search_runs(home, "metrics.valid/auc < 0.2").total == 1
+    run.log_metric("valid/auc", 0.99, step=2)
+    run.flush()
+    page = search_runs(home, order_by="metrics.valid/auc")
+    assert page.rows[0].name == "live" and page.rows[0].metrics == {"valid/auc": 0.99}
+    assert page.best["valid/auc"] == (0.99, run.run_id) and page.rows[0].status == "running"
+    assert search_runs(home, "metrics.valid/auc < 0.2").total == 0
+    run.end()
+    assert search_runs(home, "status = 'finished'").total == 4
+
+
 def test_none_params_and_nan_metrics(home: Home) -> None:
     with mt.start_run("exp", name="a", params={"max_depth": None, "n": 3}, home=home) as a:
         a.log_metrics({"loss": math.nan, "auc": 0.7})

@@ -186,9 +186,17 @@ class ChartsPane(Horizontal):
         self.post_message(self.PickChanged())
 
 
+# Curves worth seeing first: LightGBM's per-round validation metrics, then a sweep's best-so-far.
+PREFERRED_FIRST = ("valid/auc", "valid/binary_logloss", "valid/multi_logloss", "valid/l2",
+                   "valid/rmse", "valid/loss", "loss")
+
+
 def default_pick(keys: list[str]) -> str:
-    """The metric shown first: a validation metric when there is one."""
-    for prefix in ("valid", "val", "test", "best/"):
+    """The metric shown first: a per-round validation curve when there is one."""
+    for key in PREFERRED_FIRST:
+        if key in keys:
+            return key
+    for prefix in ("best/", "valid", "val", "test"):
         for key in keys:
             if key.startswith(prefix):
                 return key
