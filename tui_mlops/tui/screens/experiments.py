@@ -6,6 +6,7 @@ arguments of the next `search_runs` call, so 30,000 runs cost the same as 300.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import replace
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
     from tui_mlops.store.home import Home
 
 PAGE_SIZE = 100
+# The cyclic GC is paused from a page request to the page drawn (as Textual pauses it while
+# scrolling): a full collection of the app's heap takes 50-80 ms on a 2-core machine and, when one
+# falls inside a sort (the picker's dismissal and the footer's rebuild allocate a lot), it alone
+# pushed the key -> page time past 100 ms. It runs just after the page is drawn instead.
+GC_PAUSE_MAX_S = 1.0  # the GC comes back after this even if no page is ever drawn
 EMPTY_TEXT = """No runs yet.
 
 Start one:
@@ -130,6 +136,8 @@ class ExperimentsScreen(LiveRefresh, RunActions, ShellScreen):
         self._shown_request = 0  # the request whose page is on screen
         # One search at a time: under key repeat the superseded requests skip theirs.
         self._fetch_lock = threading.Lock()
+        self._gc_paused = False  # this screen disabled the GC until the next page is drawn
+        self._gc_timer: Any = None
 
     # -- layout ------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -169,7 +177,27 @@ class ExperimentsScreen(LiveRefresh, RunActions, ShellScreen):
         self._request += 1
         target = self.page_offset if offset is None else max(0, offset)
         self._pending = (self._request, time.perf_counter(), reason, keep_run, cursor_row)
+        self._pause_gc()
         self._fetch(self._request, self.view, target)
+
+    def _pause_gc(self) -> None:
+        """Disable the cyclic GC until the requested page is drawn (or GC_PAUSE_MAX_S passes)."""
+        if self._gc_paused or not gc.isenabled():
+            return
+        gc.disable()
+        self._gc_paused = True
+        self._gc_timer = self.set_timer(GC_PAUSE_MAX_S, self._resume_gc, name="runs-gc-pause")
+
+    def _resume_gc(self) -> None:
+        if self._gc_timer is not None:
+            self._gc_timer.stop()
+            self._gc_timer = None
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
+
+    def on_unmount(self) -> None:
+        self._resume_gc()
 
     @work(thread=True, exclusive=True, group="runs-page", exit_on_error=False)
     def _fetch(self, request: int, view: View, offset: int) -> None:
@@ -255,6 +283,8 @@ class ExperimentsScreen(LiveRefresh, RunActions, ShellScreen):
         # The page has been drawn: benches time key press -> `painted_at`.
         self.painted_at = time.perf_counter()
         self.painted_count += 1
+        if self._shown_request == self._pending[0]:
+            self._resume_gc()  # the newest page is on screen: collect now, not inside the next one
         if self._hide_filter:
             self._hide_filter = False
             box = self.query_one("#runs-filter", Input)
@@ -267,6 +297,7 @@ class ExperimentsScreen(LiveRefresh, RunActions, ShellScreen):
         if event.request != self._pending[0]:
             return
         self._shown_request = event.request  # nothing in flight any more
+        self._resume_gc()
         self.notify(event.message, severity="error", markup=False)
         if self.view.query != self.good_query:
             # A bad query leaves the table as it was; the text comes back in the box to be fixed.
