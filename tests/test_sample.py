@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from tui_mlops.data import versions as V
-from tui_mlops.data.ingest import IngestOptions, ingest_file
+from tui_mlops.data.ingest import ingest_file
 from tui_mlops.sample import MARKER, SAMPLE_NAMES, ensure_sample_data, labels_path, marker_info, sample_dir
 from tui_mlops.store.home import Home
 

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from cli_helpers import PEOPLE_CSV, REPO, Cli, cli_env, run_cli
 
@@ -111,7 +110,6 @@ def test_errors_are_one_line_with_exit_2(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_preview_pages(cli: Cli, people_csv: Path) -> None:
-    pytest.importorskip("tui_mlops.data.preview")
     cli.ok("data", "add", people_csv)
     page = cli.json("data", "preview", "people", "--offset", "2", "--limit", "3")
     assert page["offset"] == 2 and page["total"] == 10

@@ -7,28 +7,19 @@ import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable
 
-import pytest
 
 from cli_helpers import REPO, Cli, cli_env
+from waiting import wait_for  # noqa: E402 (tests/ is on sys.path through its conftest)
 
-manager = pytest.importorskip("tui_mlops.jobs.manager")
-pytest.importorskip("tui_mlops.tracking.query")
+from tui_mlops.jobs import manager  # noqa: E402
 
 SLEEPER = "import time; print('sleeper started', flush=True); time.sleep(120)"
 
 
-def wait_for(cond: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll a condition another process makes true (there is nothing to block on)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        pause.wait(0.05)
 
 
 def _log_has(home: Path, run_id: str, text: str) -> Callable[[], bool]:
@@ -140,7 +131,6 @@ def test_job_errors(cli: Cli) -> None:
 
 
 def test_devices(cli: Cli) -> None:
-    pytest.importorskip("tui_mlops.training.devices")
     info = cli.json("devices")
     assert {"opencl_platforms", "nvidia_gpus", "gpu_usable", "message"} <= set(info)
     assert isinstance(info["gpu_usable"], bool) and info["message"]

@@ -10,8 +10,6 @@ import pytest
 
 from cli_helpers import Cli
 
-pytest.importorskip("tui_mlops.tracking.api")
-pytest.importorskip("tui_mlops.tracking.query")
 
 # (num_leaves, seed) -> final valid/auc; the best is num_leaves=63, seed=2.
 AUC = {(15, 1): 0.80, (15, 2): 0.82, (31, 1): 0.85, (31, 2): 0.87, (63, 1): 0.88, (63, 2): 0.90}

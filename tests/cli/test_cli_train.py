@@ -8,9 +8,6 @@ import pytest
 
 from cli_helpers import REPO, Cli
 
-pytest.importorskip("tui_mlops.training.train")
-pytest.importorskip("tui_mlops.jobs.manager")
-pytest.importorskip("lightgbm")
 
 FAST = ["--drop", "customer_id", "--param", "num_threads=1"]
 

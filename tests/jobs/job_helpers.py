@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from tui_mlops.store.events import read_events
 from tui_mlops.store.home import Home
+from waiting import wait_for  # noqa: E402 (tests/ is on sys.path through its conftest)
 
-T = TypeVar("T")
 
 
-def wait_for(cond: Callable[[], T], what: str, timeout: float = 20.0) -> T:
-    """Poll `cond` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        tick.wait(0.02)
 
 
 def events(home: Home, run_id: str, name: str = "events.jsonl") -> list[dict[str, Any]]:

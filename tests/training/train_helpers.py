@@ -4,18 +4,16 @@ for jobs with a deadline."""
 from __future__ import annotations
 
 import random
-import threading
-import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from tui_mlops.store.events import read_events
 from tui_mlops.store.home import Home
 from tui_mlops.tracking.api import start_run
 from tui_mlops.training.runner import run_train
 from tui_mlops.training.spec import TrainSpec, prepare
+from waiting import wait_for  # noqa: E402 (tests/ is on sys.path through its conftest)
 
-T = TypeVar("T")
 
 TOY_ROWS = 240
 
@@ -82,17 +80,6 @@ def train_here(home: Home, **kw: Any) -> tuple[str, TrainSpec, list[dict[str, An
     return run.run_id, spec, events(home, run.run_id)
 
 
-def wait_for(cond: Callable[[], T], what: str, timeout: float = 30.0) -> T:
-    """Poll `cond` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        tick.wait(0.05)
 
 
 def run_end(home: Home, run_id: str) -> dict[str, Any] | None:

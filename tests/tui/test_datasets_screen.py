@@ -226,7 +226,6 @@ async def test_a_version_registered_by_another_writer_appears_without_a_key(home
 
 
 async def test_inbox_drop_appears_on_screen_without_a_key(home, write_csv) -> None:
-    pytest.importorskip("tui_mlops.data.inbox")
     app = MlopsApp(home, sample_data=False, watch=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -7,7 +7,7 @@ and the preview stays well under 100 ms a page even on a busy 2-core machine.
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -104,10 +104,10 @@ class PageGrid(ScrollView, can_focus=True, inherit_bindings=False):
     def cell_text(self, row: int, column: int) -> str:
         return self.rows[row][column].text
 
-    def set_page(self, columns: list[str], rows: list[Sequence[Cell]], labels: list[str],
-                 cursor_row: int = 0) -> None:
-        """Show a new page (all cells already formatted)."""
-        self.columns, self.rows, self.labels = columns, rows, labels
+    def _measure_page(self, columns: list[str], rows: Sequence[Sequence[Any]],
+                      labels: list[str]) -> Size:
+        """Take a new page's cells and column widths; returns the page's virtual size."""
+        self.columns, self.rows, self.labels = columns, list(rows), labels
         widths = [cell_len(c) for c in columns]
         for row in rows:
             for i, cell in enumerate(row):
@@ -117,8 +117,12 @@ class PageGrid(ScrollView, can_focus=True, inherit_bindings=False):
         self._widths = widths
         self._label_width = max((cell_len(lab) for lab in labels), default=0)
         self._line_cache.clear()
-        width = self._label_width + GAP + sum(w + GAP for w in widths)
-        self.virtual_size = Size(width, len(rows) + 1)
+        return Size(self._label_width + GAP + sum(w + GAP for w in widths), len(rows) + 1)
+
+    def set_page(self, columns: list[str], rows: list[Sequence[Cell]], labels: list[str],
+                 cursor_row: int = 0) -> None:
+        """Show a new page (all cells already formatted)."""
+        self.virtual_size = self._measure_page(columns, rows, labels)
         self.cursor_row = max(0, min(cursor_row, len(rows) - 1))
         self._scroll_cursor_into_view()
         self.refresh()

@@ -13,7 +13,6 @@ from typing import Any, ClassVar, Iterable, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from textual.geometry import Size
 from textual.strip import Strip
 
 from tui_mlops.tui.widgets.page_grid import GAP, PageGrid
@@ -251,17 +250,7 @@ class RunGrid(PageGrid):
     def set_page(self, columns: list[str], rows: list[Sequence[Any]], labels: list[str],
                  cursor_row: int = 0) -> None:
         """Show a new page; a page of the same shape skips the screen's layout pass."""
-        self.columns, self.rows, self.labels = columns, list(rows), labels
-        widths = [cell_len(c) for c in columns]
-        for row in rows:
-            for i, cell in enumerate(row):
-                n = cell_len(cell[0])
-                if n > widths[i]:
-                    widths[i] = n
-        self._widths = widths
-        self._label_width = max((cell_len(lab) for lab in labels), default=0)
-        self._line_cache.clear()
-        size = Size(self._label_width + GAP + sum(w + GAP for w in widths), len(rows) + 1)
+        size = self._measure_page(columns, rows, labels)
         old, view = self.virtual_size, self.scrollable_content_region.size
         same_shape = (size.height == old.height
                       and (size.width > view.width) == (old.width > view.width))
