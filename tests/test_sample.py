@@ -152,3 +152,27 @@ def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:
 def test_sample_data_stays_small() -> None:
     total = sum(p.stat().st_size for p in (REPO / "sample_data" / "data").rglob("*") if p.is_file())
     assert total < 5_000_000
+
+
+def test_the_sample_training_run_finishes_with_a_useful_model(home: Home) -> None:
+    from waiting import wait_for
+
+    from tui_mlops.sample import start_sample_training
+    from tui_mlops.tracking.query import get_run
+
+    from tui_mlops.errors import NotFoundError
+
+    run_id = start_sample_training(home)
+
+    def ended():
+        try:
+            run = get_run(home, run_id)
+        except NotFoundError:  # the job has not written its first event yet
+            return None
+        return run if run.status in {"finished", "failed", "crashed", "cancelled"} else None
+
+    run = wait_for(ended, "the sample training to end", timeout=120)
+    assert run.status == "finished", run.error
+    assert run.experiment == "sample" and run.dataset.startswith("churn@")
+    # The generator's true model reaches AUC ~0.81; a fitted LightGBM lands close to it.
+    assert run.metrics["valid/auc"] > 0.7

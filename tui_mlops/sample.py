@@ -95,3 +95,19 @@ def marker_info(home: Home) -> dict | None:
     if not marker.exists():
         return None
     return json.loads(marker.read_text(encoding="utf-8"))
+
+
+def start_sample_training(home: Home | str | os.PathLike[str]) -> str:
+    """Start one small LightGBM training on the sample churn data (a background job), so a first
+    launch shows a real run on the Experiments and Jobs screens. Returns its run id."""
+    from tui_mlops.training.spec import TrainSpec
+    from tui_mlops.training.train import start_training
+
+    spec = TrainSpec(
+        dataset="churn", target="churned", drop=["customer_id"],
+        transforms=[{"op": "date_parts", "column": "observed_at", "parts": ["month", "dayofweek"]}],
+        # One thread: a first launch should not take the machine over.
+        params={"num_threads": 1, "verbose": -1}, num_boost_round=200,
+        experiment="sample", name="churn-lightgbm-sample", tags={"source": "sample"},
+    )
+    return start_training(home if isinstance(home, Home) else Home.open(home), spec)

@@ -151,6 +151,8 @@ async def test_first_launch_registers_sample_data_after_the_first_screen(home) -
         table = app.screen.query_one("#datasets-table", KeyedTable)
         assert await wait_until(pilot, lambda: "churn" in table_column(table), timeout=60)
         assert (home.root / ".sample-registered").exists()
+        # ... and one sample training job is started, so the Experiments screen has a real run.
+        assert await wait_until(pilot, lambda: any(home.runs_dir.glob("*/job.json")), timeout=60)
 
 
 async def test_exit_after_ready_exits_once_the_list_is_shown(home, write_csv, monkeypatch) -> None:

@@ -157,6 +157,17 @@ class MlopsApp(App[int], inherit_bindings=False):
         if results:
             self.notify(f"Registered {len(results)} sample datasets.", markup=False)
             self.post_message(DatasetsChanged())
+            self._start_sample_training()
+
+    def _start_sample_training(self) -> None:
+        from tui_mlops.sample import start_sample_training
+
+        try:
+            run_id = start_sample_training(self.home)
+        except MlopsError as exc:
+            self.notify(f"Sample training not started: {exc}", severity="warning", markup=False)
+            return
+        self.notify(f"Started a sample training run {run_id[:8]} (press 2 to watch it).", markup=False)
 
     def _start_watchers(self) -> None:
         with self._watch_lock:
