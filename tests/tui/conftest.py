@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -27,3 +29,17 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return write
+
+
+@pytest.fixture
+def jobs_home(home: Home) -> Iterator[Home]:
+    """The home; afterwards any job still alive is killed so no test leaves processes behind."""
+    from tui_mlops.jobs import manager
+
+    yield home
+    for job in manager.list_jobs(home, active_only=True):
+        if job.pid:
+            try:
+                os.killpg(job.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

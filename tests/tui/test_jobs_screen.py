@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Iterator
 
-import pytest
 
 from tui_mlops.jobs import manager
 from tui_mlops.store.home import Home
@@ -22,16 +20,6 @@ from tui_helpers import SIZE, settle, wait_until
 WAITER = "import time; print('job started', flush=True); print('waiting', flush=True); time.sleep(120)"
 
 
-@pytest.fixture
-def jobs_home(home: Home) -> Iterator[Home]:
-    """The home; afterwards any job still alive is killed so no test leaves processes behind."""
-    yield home
-    for job in manager.list_jobs(home, active_only=True):
-        if job.pid:
-            try:
-                os.killpg(job.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def submit_waiter(home: Home, name: str) -> str:

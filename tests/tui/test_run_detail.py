@@ -8,9 +8,7 @@ import re
 import signal
 import sys
 import threading
-from typing import Iterator
 
-import pytest
 from rich.text import Text
 from textual.widgets import SelectionList, TabbedContent
 
@@ -27,15 +25,6 @@ from tui_mlops.tui.widgets.line_chart import LineChart
 from tui_helpers import SIZE, settle, table_column, wait_until
 
 
-@pytest.fixture
-def jobs_home(home: Home) -> Iterator[Home]:
-    yield home
-    for job in manager.list_jobs(home, active_only=True):
-        if job.pid:
-            try:
-                os.killpg(job.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def finished_run(home: Home) -> str:
