@@ -3,6 +3,7 @@ service in a thread worker and re-reading the run when done."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from textual import work
@@ -15,11 +16,13 @@ from tui_mlops.tui.screens.run_detail_panes import TextPrompt, parse_tag, tag_pr
 class RunActionDone(Message, bubble=False):
     """An action's worker finished: a note to show, and a run to open (a re-run) if any."""
 
-    def __init__(self, note: str, severity: str = "information", open_run: str | None = None) -> None:
+    def __init__(self, note: str, severity: str = "information", open_run: str | None = None,
+                 status: str | None = None) -> None:
         super().__init__()
         self.note = note
         self.severity = severity
         self.open_run = open_run
+        self.status = status  # the run's status as the action left it (a cancel's final status)
 
 
 class RunActions:
@@ -113,10 +116,15 @@ class RunActions:
         except MlopsError as exc:
             self.post_message(RunActionDone(str(exc), "error"))
             return
-        self.post_message(RunActionDone(f"Run {run_id[:8]}: {status}"))
+        self.post_message(RunActionDone(f"Run {run_id[:8]}: {status}", status=status))
 
     def on_run_action_done(self, event: RunActionDone) -> None:
         self.notify(event.note, severity=event.severity, markup=False)  # type: ignore[arg-type]
+        if event.status and self.detail is not None and self.detail.status != event.status:
+            # Shown at once: the folded run (read next) may lag a busy catalog by a few seconds.
+            self.detail = replace(self.detail, status=event.status)
+            self._show_header()
+            self._refresh_keys()
         self.load_detail()
         if event.open_run:
             from tui_mlops.tui.screens.run_detail import RunDetailScreen
