@@ -1,0 +1,1 @@
+"""Model validation: holdout metrics, bootstrap intervals, drift, stability, gates and reports."""
