@@ -33,7 +33,7 @@ def test_model_trains_logs_and_loads_back(home, toy, model, target):
     model_file = "artifacts/model.txt" if model == "lightgbm" else "artifacts/model.skops"
     assert paths == {model_file: "model", "artifacts/features.json": "features",
                      "artifacts/importance.json": "importance", "artifacts/environment.json": "environment",
-                     "artifacts/spec.json": "file"}
+                     "artifacts/spec.json": "file", "artifacts/evaluation.json": "report"}
     # The loaded model replays the stored pipeline on the same held-out rows: same metrics.
     loaded = load_model(home, run_id[:6])
     data = load_data(home, spec)

@@ -57,33 +57,31 @@ def load_data(home: Any, spec: TrainSpec) -> TrainData:
 
 
 def final_metrics(task: str, y: Any, pred: Any, num_class: int) -> dict[str, float]:
-    """Metrics of predictions `pred` (probabilities or values) against labels `y`, by task."""
-    import numpy as np
-    from sklearn import metrics as M
+    """Metrics of predictions `pred` (probabilities or values) against labels `y`, by task: the
+    same holdout metrics `mlops-tui validate` reports, so a run and its validation agree."""
+    from tui_mlops.validation.metrics import holdout_metrics
 
-    y = np.asarray(y)
+    return holdout_metrics(task, y, pred)
+
+
+def evaluation(task: str, y: Any, pred: Any, classes: list[Any] | None, threshold: float = 0.5) -> dict[str, Any]:
+    """What the Compare screen shows of a run's holdout: a confusion matrix (rows = true class,
+    columns = predicted; binary at `threshold`, multiclass by argmax) or a residual summary
+    (residual = y - prediction)."""
+    import numpy as np
+
+    from tui_mlops.validation.metrics import confusion_matrix, residual_summary
+
     if task == "regression":
-        return {"rmse": float(np.sqrt(M.mean_squared_error(y, pred))),
-                "mae": float(M.mean_absolute_error(y, pred)), "r2": float(M.r2_score(y, pred))}
-    if task == "binary":
-        p = np.clip(np.asarray(pred, dtype=float), 1e-15, 1 - 1e-15)
-        labels = (p >= 0.5).astype(int)
-        out = {}
-        if len(np.unique(y)) == 2:
-            out["auc"] = float(M.roc_auc_score(y, p))
-        out.update({
-            "logloss": float(M.log_loss(y, p, labels=[0, 1])),
-            "accuracy": float(M.accuracy_score(y, labels)),
-            "f1": float(M.f1_score(y, labels, zero_division=0)),
-            "precision": float(M.precision_score(y, labels, zero_division=0)),
-            "recall": float(M.recall_score(y, labels, zero_division=0)),
-        })
-        return out
-    proba = np.asarray(pred, dtype=float)
-    labels = proba.argmax(axis=1)
-    return {"accuracy": float(M.accuracy_score(y, labels)),
-            "logloss": float(M.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=list(range(num_class)))),
-            "f1_macro": float(M.f1_score(y, labels, average="macro", zero_division=0))}
+        return {"task": task, "residuals": residual_summary(y, pred) if len(y) else {}}
+    pred = np.asarray(pred, dtype=float)
+    k = max(len(classes or []), 2)
+    predicted = (pred >= threshold).astype(int) if task == "binary" else pred.argmax(axis=1)
+    labels = [str(c) for c in classes or ()]
+    labels += [str(i) for i in range(len(labels), k)]  # a binary target seen with one class only
+    # threshold is only used for binary, kept for every classification task (one shape to read)
+    return {"task": task, "labels": labels, "confusion": confusion_matrix(y, predicted, k),
+            "threshold": threshold}
 
 
 def environment() -> dict[str, Any]:
@@ -171,6 +169,7 @@ def run_train(run: Any, spec_dict: dict[str, Any]) -> None:
     run.log_artifact_bytes(model_name, model_bytes, kind="model")
     run.log_artifact_json("features.json", pipeline.to_dict(), kind="features")
     run.log_artifact_json("importance.json", imp, kind="importance")
+    run.log_artifact_json("evaluation.json", evaluation(spec.task, arrays[3], pred, data.classes), kind="report")
     run.log_artifact_json("environment.json", environment(), kind="environment")
     run.log_artifact_json("spec.json", spec.to_dict(), kind="file")
     shown = ", ".join(f"{k}={v:.4g}" for k, v in final.items())
