@@ -19,7 +19,8 @@ ACTIVE = ("queued", "running")
 PREFERRED = ("valid/auc", "valid/logloss", "valid/rmse", "valid/accuracy", "valid/r2", "valid/mae")
 
 
-def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argparse.ArgumentParser) -> Any:
+    """The `runs` command's parsers; returns its subparsers (`runs compare` is added to them)."""
     from tui_mlops.cli import _nonneg_int, _pos_int
 
     runs = sub.add_parser("runs", parents=[home_opt], help="find, compare, tag, export and remove tracked runs",
@@ -42,9 +43,6 @@ def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argpa
     p = rs.add_parser("show", parents=common, help="a run's details: params, metrics, tags, artifacts")
     p.add_argument("run", metavar="ID", help="run id (or a unique prefix of 4+ characters)")
     p.set_defaults(handler=f"{R}:cmd_show")
-    p = rs.add_parser("compare", parents=common, help="runs side by side, a column per run, differences marked")
-    p.add_argument("runs", metavar="ID", nargs="+")
-    p.set_defaults(handler=f"{R}:cmd_compare")
     p = rs.add_parser("history", parents=common, help="a metric's steps and values")
     p.add_argument("run", metavar="ID")
     p.add_argument("metric", metavar="METRIC", help="e.g. valid/auc")
@@ -69,6 +67,7 @@ def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argpa
     p.add_argument("--wait", action="store_true", help="follow the new run until it ends")
     p.add_argument("--every", type=_pos_int, metavar="N", help="with --wait: a progress line every N rounds")
     p.set_defaults(handler="tui_mlops.cli_train:cmd_rerun")
+    return rs
 
 
 # -- list -----------------------------------------------------------------------------------------
@@ -208,43 +207,6 @@ def cmd_show(args: argparse.Namespace, home: Any) -> int:
         print(table(["path", "kind", "size", "sha256"],
                     [[a.get("path"), a.get("kind"), human_size(a.get("size")), str(a.get("sha256", ""))[:16]]
                      for a in d.artifacts], indent="  "))
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace, home: Any) -> int:
-    from tui_mlops.tracking.query import get_run, metric_direction
-
-    if len(args.runs) < 2:
-        raise InputError("compare needs at least two runs")
-    details = [get_run(home, ref) for ref in args.runs]
-    ids = [d.run_id for d in details]
-    if len(set(ids)) < len(ids):
-        raise InputError("compare needs different runs; the same run was given twice")
-    rows: list[tuple[str, list[Any]]] = []
-    for a in ("experiment", "name", "kind", "status", "model", "dataset"):
-        rows.append((a, [getattr(d, a) for d in details]))
-    rows.append(("time", [duration_text(d.start_ts, d.end_ts) for d in details]))
-    for key in sorted({k for d in details for k in d.params}):
-        rows.append((f"params.{key}", [d.params.get(key) for d in details]))
-    for key in sorted({k for d in details for k in d.metrics if not k.startswith("system/")}):
-        rows.append((f"metrics.{key}", [d.metrics.get(key) for d in details]))
-    best: dict[str, str] = {}
-    for key, values in rows:
-        nums = [(v, i) for v, i in zip(values, ids) if isinstance(v, (int, float))]
-        if key.startswith("metrics.") and len(nums) > 1 and len({v for v, _ in nums}) > 1:
-            pick = min if metric_direction(key.partition(".")[2]) == "min" else max
-            best[key] = pick(nums, key=lambda t: t[0])[1]
-    if args.json:
-        print_json({"runs": ids, "rows": [{"key": k, "values": dict(zip(ids, v)), "differs": len(set(map(str, v))) > 1,
-                                           "best": best.get(k)} for k, v in rows]})
-        return 0
-    out = []
-    for key, values in rows:
-        mark = "*" if len({str(v) for v in values}) > 1 else ""
-        out.append([mark, key] + [_cell(v) + ("  (best)" if best.get(key) == rid else "") if v is not None else ""
-                                  for v, rid in zip(values, ids)])
-    print(table(["", "key"] + ids, out, fmt=str))
-    print("\n* = differs between the runs")
     return 0
 
 

@@ -1,6 +1,10 @@
-"""Run queries: the filter language, sorting, paging, best values, grouping, lookups, histories."""
+"""Run queries: the filter language, sorting, paging, best values, grouping, lookups, histories
+(one run's from its log, many runs' from the catalog, whole or min/max-reduced)."""
 
 from __future__ import annotations
+
+import math
+import random
 
 import pytest
 
@@ -8,7 +12,7 @@ import tui_mlops as mt
 from tui_mlops.errors import InputError, NotFoundError
 from tui_mlops.store.home import Home
 from tui_mlops.tracking.query import (
-    get_run, group_runs, list_experiments, metric_direction, metric_history, search_runs,
+    get_run, group_runs, list_experiments, metric_direction, metric_histories, metric_history, search_runs,
 )
 
 # name: (params, tags, metrics, experiment)
@@ -163,3 +167,83 @@ def test_list_experiments_and_direction(home: Home, runs: dict[str, str]) -> Non
         assert metric_direction(key) == "min", key
     for key in ("auc", "valid/auc", "accuracy", "f1", "r2", "ndcg@5", "map@3", "average_precision"):
         assert metric_direction(key) == "max", key
+
+
+def _same(got: tuple[list[float], list[float]], want: tuple[list[float], list[float]]) -> bool:
+    """Equal lists, NaN equal to NaN."""
+    def norm(values: list[float]) -> list[object]:
+        return ["nan" if isinstance(v, float) and math.isnan(v) else v for v in values]
+    return norm(got[0]) == norm(want[0]) and norm(got[1]) == norm(want[1])
+
+
+def test_metric_histories_equal_metric_history_for_every_run(home: Home) -> None:
+    ids = []
+    with mt.start_run(home=home) as run:  # stepped, out of order, two points at one step
+        for step in (3, 1, 2):
+            run.log_metric("loss", step * 10, step=step)
+        run.log_metric("loss", 15, step=1)
+        run.log_metrics({"loss": float("nan"), "acc": 0.5}, step=4)
+        run.log_metric("loss", float("inf"), step=5)
+    ids.append(run.run_id)
+    with mt.start_run(home=home) as run:  # no steps at all: numbered by position
+        for v in (0.9, 0.4, 0.4, 0.6):
+            run.log_metric("loss", v)
+        run.log_system({"cpu": 5.0})
+        run.log_system({"cpu": 7.0})
+    ids.append(run.run_id)
+    with mt.start_run(home=home) as run:  # unstepped points between stepped ones come after them
+        for i, v in enumerate((0.9, 0.4, 0.4, 0.6, 0.3)):
+            run.log_metric("loss", v, step=None if i % 2 else 100 * i)
+        run.log_metrics({"acc": 0.7}, step=3)
+    ids.append(run.run_id)
+    with mt.start_run(home=home) as run:  # never logged loss
+        run.log_metric("acc", 0.1)
+    ids.append(run.run_id)
+    for key in ("loss", "acc", "system/cpu", "nothing"):
+        got = metric_histories(home, ids, key)
+        assert list(got) == ids, key
+        for rid in ids:
+            assert _same(got[rid], metric_history(home, rid, key)), (key, rid)
+    assert metric_histories(home, ids, "loss")[ids[2]] == ([0.0, 200.0, 400.0, 3.0, 4.0], [0.9, 0.4, 0.3, 0.4, 0.6])
+    assert metric_histories(home, ids, "nothing")[ids[0]] == ([], [])
+    # Prefixes resolve (keyed by full id); unknown runs are errors.
+    assert list(metric_histories(home, [ids[1][:6], ids[1]], "loss")) == [ids[1]]
+    with pytest.raises(NotFoundError, match="no run 'ffffffff'"):
+        metric_histories(home, [ids[0], "ffffffff"], "loss")
+
+
+def test_metric_histories_reduced_keep_every_spike_as_minmax_reduce_does(home: Home) -> None:
+    from tui_mlops.charts import minmax_reduce
+
+    rng = random.Random(7)
+    ids = []
+    with mt.start_run(home=home) as run:  # 3,000 steps, one spike up and one down, many ties
+        for s in range(3000):
+            v = 1.0 if s == 1234 else -1.0 if s == 2345 else round(rng.random() * 0.5, 1)
+            run.log_metric("loss", float("inf") if s == 10 else v, step=s)
+    ids.append(run.run_id)
+    with mt.start_run(home=home) as run:  # few points: all kept (the non-finite one dropped)
+        for s, v in enumerate((0.5, float("nan"), 0.2)):
+            run.log_metric("loss", v, step=s)
+    ids.append(run.run_id)
+    with mt.start_run(home=home) as run:  # unstepped points, more than 2 x columns of them
+        for _ in range(500):
+            run.log_metric("loss", rng.random())
+        run.log_metric("loss", 5.0)
+    ids.append(run.run_id)
+    with mt.start_run(home=home) as run:  # one step only: every point in one column
+        for v in (0.3, 0.1, 0.9, 0.1, 0.9, 0.5) * 30:
+            run.log_metric("loss", v, step=7)
+    ids.append(run.run_id)
+    for columns in (50, 1):
+        got = metric_histories(home, ids, "loss", columns=columns)
+        for rid in ids:
+            full = metric_history(home, rid, "loss")
+            assert got[rid] == minmax_reduce(*full, columns), (columns, rid)
+            xs, ys = got[rid]
+            finite = [(x, y) for x, y in zip(*full) if math.isfinite(y)]
+            assert len(xs) <= max(2 * columns, len(finite) if len(finite) <= 2 * columns else 0)
+            assert max(ys) == max(y for _x, y in finite) and min(ys) == min(y for _x, y in finite)
+    xs, ys = metric_histories(home, ids[:1], "loss", columns=50)[ids[0]]
+    assert (1234.0, 1.0) in zip(xs, ys) and (2345.0, -1.0) in zip(xs, ys) and len(xs) <= 100
+    assert metric_histories(home, ids[1:2], "loss", columns=50)[ids[1]] == ([0.0, 2.0], [0.5, 0.2])

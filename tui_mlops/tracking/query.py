@@ -1,9 +1,11 @@
 """Queries over tracked runs (the runs catalog): search with filter/sort/paging and best values,
-group by a param, one run in detail, a metric's history, experiments.
+group by a param, one run in detail, a metric's history (of one run, or of many in one query),
+experiments.
 
 Searches, groups and experiment lists read the process's in-memory mirror of the catalog
 (tracking/mirror.py), brought up to date on each call (folding in what scripts and jobs wrote
-since); a run's detail attaches the catalog itself; a metric's history reads the run's own log.
+since); a run's detail and many runs' histories attach the catalog itself; one run's history
+reads the run's own log.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tui_mlops.tracking.query_lang import (
 )
 
 __all__ = ["RunRow", "RunPage", "RunDetail", "GroupRow", "search_runs", "group_runs", "get_run",
-           "metric_history", "list_experiments", "metric_direction"]
+           "metric_history", "metric_histories", "list_experiments", "metric_direction"]
 
 SYSTEM_PREFIX = "system/"  # system metrics (CPU, RAM, GPU) are kept out of the table's metric columns
 _ROW_COLS = "r.run_id, r.experiment, r.name, r.kind, r.status, r.parent_run_id, r.dataset, r.model, " \
@@ -287,6 +289,70 @@ def metric_history(home: Home | str | os.PathLike[str] | None, run_id: str,
     finally:
         cur.close()
     return res["x"].tolist(), res["v"].tolist()
+
+
+# One metric's points of many runs from the catalog, numbered as metric_history numbers them:
+# ordered by (step NULLS LAST, ts, seq), a point without a step at its position in that order (the
+# run's stepped points, then its rank among the unstepped ones: only those need a window). Each
+# point carries that order as (u, s, ts, seq): u = 1 for unstepped points, s = step or rank.
+_POINTS_SQL = """
+WITH pts AS (SELECT run_id, step, ts, seq, value AS v FROM metrics
+             WHERE run_id IN (SELECT unnest($ids::VARCHAR[])) AND key = $key),
+num AS (SELECT run_id, step::DOUBLE AS x, v, 0 AS u, step AS s, ts, seq FROM pts WHERE step IS NOT NULL
+        UNION ALL
+        SELECT n.run_id, (n.s + coalesce(c.n, 0))::DOUBLE, n.v, 1, n.s, n.ts, n.seq
+        FROM (SELECT run_id, v, ts, seq, row_number() OVER (PARTITION BY run_id ORDER BY ts, seq) - 1 AS s
+              FROM pts WHERE step IS NULL) n
+        LEFT JOIN (SELECT run_id, count(*) AS n FROM pts WHERE step IS NOT NULL GROUP BY run_id) c
+        USING (run_id))"""
+# ... reduced in the catalog as charts.minmax_reduce reduces (same arithmetic, so the same points):
+# finite points only; a run with more than 2*w of them is bucketed by x into w equal columns and
+# keeps each column's min point (first in order on ties) and max point (last on ties).
+_REDUCED_SQL = _POINTS_SQL + """,
+fin AS (SELECT * FROM num WHERE isfinite(x) AND isfinite(v)),
+bk AS (SELECT fin.*, n <= 2 * $w AS whole,
+              CASE WHEN n <= 2 * $w OR hi <= lo THEN 0
+                   ELSE least(floor((x - lo) * ($w / (hi - lo)))::BIGINT, $w - 1) END AS bucket
+       FROM fin JOIN (SELECT run_id, min(x) AS lo, max(x) AS hi, count(*) AS n FROM fin GROUP BY run_id)
+       USING (run_id)),
+kept AS (SELECT run_id, x, v, u, s, ts, seq FROM bk WHERE whole
+         UNION ALL
+         SELECT run_id, unnest([arg_min(struct_pack(x, v, u, s, ts, seq), struct_pack(v, u, s, ts, seq)),
+                                arg_max(struct_pack(x, v, u, s, ts, seq), struct_pack(v, u, s, ts, seq))],
+                               recursive := true)
+         FROM bk WHERE NOT whole GROUP BY run_id, bucket)
+SELECT run_id, list(x ORDER BY u, s, ts, seq), list(v ORDER BY u, s, ts, seq)
+FROM (SELECT DISTINCT * FROM kept) GROUP BY run_id"""
+
+
+def metric_histories(home: Home | str | os.PathLike[str] | None, run_ids: list[str], key: str, *,
+                     columns: int | None = None) -> dict[str, tuple[list[float], list[float]]]:
+    """metric_history of one metric for many runs in one catalog query: run id -> (steps, values)
+    (ids or unique prefixes; keyed by full id; a run without a point of `key` gets empty lists).
+
+    With `columns`, each history comes back as `charts.minmax_reduce(steps, values, columns)`
+    gives it (at most 2*columns points with every column's min and max, so spikes stay), reduced
+    in the catalog so the full histories never reach Python.
+    """
+    h = _home(home)
+    with _runs_catalog(h) as cat:
+        con = cat.con
+        ids = [str(r) for r in run_ids]
+        known = {r[0] for r in con.execute(
+            "SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
+        ids = list(dict.fromkeys(r if r in known else _resolve_id(con, r) for r in ids))
+        if columns is None:
+            sql = _POINTS_SQL + """
+SELECT run_id, list(x ORDER BY u, s, ts, seq), list(v ORDER BY u, s, ts, seq) FROM num GROUP BY run_id"""
+            params: dict[str, Any] = {"ids": ids, "key": key}
+        else:
+            sql = _REDUCED_SQL
+            params = {"ids": ids, "key": key, "w": max(1, int(columns))}
+        rows = con.execute(sql, params).fetchall()
+    out: dict[str, tuple[list[float], list[float]]] = {rid: ([], []) for rid in ids}
+    for rid, xs, ys in rows:
+        out[rid] = (xs, ys)
+    return out
 
 
 def list_experiments(home: Home | str | os.PathLike[str] | None) -> list[tuple[str, int]]:
