@@ -145,11 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="tui_mlops.cli:cmd_inbox")
 
     # -- training, runs and jobs: their parsers live beside their handlers ------------------------
-    from tui_mlops import cli_jobs, cli_runs, cli_train
+    from tui_mlops import cli_compare, cli_jobs, cli_models, cli_monitor, cli_runs, cli_train, cli_validate
 
     cli_train.add_parsers(sub, common)
-    cli_runs.add_parsers(sub, common, home_opt)
+    runs_actions = cli_runs.add_parsers(sub, common, home_opt)
+    cli_compare.add_parsers(runs_actions, common)
     cli_jobs.add_parsers(sub, common, home_opt)
+    cli_validate.add_parsers(sub, common, home_opt)
+    cli_models.add_parsers(sub, common, home_opt)
+    cli_monitor.add_parsers(sub, common, home_opt)
     return top
 
 
