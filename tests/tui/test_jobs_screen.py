@@ -121,8 +121,10 @@ async def test_empty_jobs_screen_says_how_to_start_one(jobs_home: Home) -> None:
         assert "No jobs yet" in empty and "mlops-tui train" in empty
 
 
-async def test_mode_keys_2_and_6_reach_the_real_screens(jobs_home: Home) -> None:
+async def test_mode_keys_2_to_6_reach_the_real_screens(jobs_home: Home) -> None:
+    from tui_mlops.tui.screens.compare import CompareScreen
     from tui_mlops.tui.screens.experiments import ExperimentsScreen
+    from tui_mlops.tui.screens.models import ModelsScreen
     from tui_mlops.tui.screens.placeholders import PlaceholderScreen
 
     app = MlopsApp(jobs_home, sample_data=False, watch=False)
@@ -134,10 +136,10 @@ async def test_mode_keys_2_and_6_reach_the_real_screens(jobs_home: Home) -> None
         await pilot.press("6")
         await pilot.pause()
         assert isinstance(app.screen, JobsScreen) and app.current_mode == "jobs"
-        for key in "345":
+        for key, kind in [("3", CompareScreen), ("4", ModelsScreen), ("5", PlaceholderScreen)]:
             await pilot.press(key)
             await pilot.pause()
-            assert isinstance(app.screen, PlaceholderScreen)
+            assert isinstance(app.screen, kind)
 
 
 async def test_the_jobs_refresh_stops_while_the_screen_is_hidden(jobs_home: Home) -> None:
@@ -171,7 +173,7 @@ def toy_dataset(home: Home, tmp_path, rows: int = 4000) -> str:
     return ingest_file(home, path, IngestOptions(name="toy")).version.ref
 
 
-async def key_latency(pilot, key: str, changed, timeout: float = 5.0) -> float:
+async def key_latency(pilot, key: str, changed, timeout: float = 10.0) -> float:
     """Seconds from a key press until `changed()` holds (the screen reacted), polled every 2 ms."""
     import time
 

@@ -85,7 +85,8 @@ class MlopsApp(App[int], inherit_bindings=False):
         self.marked_runs: set[str] = set()
         self.runs_changes = 0  # RunsChanged messages handled (tests and benches wait on it)
         built = {"datasets": self._make_datasets_screen,
-                 "experiments": self._make_experiments_screen, "jobs": self._make_jobs_screen}
+                 "experiments": self._make_experiments_screen, "jobs": self._make_jobs_screen,
+                 "models": self._make_models_screen, "compare": self._make_compare_screen}
         for mode, _key, _label in MODES:
             self.add_mode(mode, built.get(mode, partial(PlaceholderScreen, mode)))
 
@@ -95,16 +96,24 @@ class MlopsApp(App[int], inherit_bindings=False):
 
     def _make_experiments_screen(self) -> Screen:
         # Imported when first shown: start-up pays only for the first screen.
-        try:
-            from tui_mlops.tui.screens.experiments import ExperimentsScreen
-        except ImportError:
-            return PlaceholderScreen("experiments")
+        from tui_mlops.tui.screens.experiments import ExperimentsScreen
+
         return ExperimentsScreen(self.home)
 
     def _make_jobs_screen(self) -> Screen:
         from tui_mlops.tui.screens.jobs import JobsScreen
 
         return JobsScreen(self.home)
+
+    def _make_compare_screen(self) -> Screen:
+        from tui_mlops.tui.screens.compare import CompareScreen
+
+        return CompareScreen(self.home)
+
+    def _make_models_screen(self) -> Screen:
+        from tui_mlops.tui.screens.models import ModelsScreen
+
+        return ModelsScreen(self.home)
 
     # -- start-up chores ----------------------------------------------------------------------
     def on_dataset_list_shown(self, _message: DatasetListShown) -> None:

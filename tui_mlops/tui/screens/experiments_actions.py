@@ -39,8 +39,19 @@ class View:
 
 
 
+def _model_name_problem(text: str) -> str | None:
+    from tui_mlops.store.home import check_name
+
+    try:
+        check_name(text.strip(), "model name")
+    except MlopsError as exc:
+        return str(exc)
+    return None
+
+
 class RunActions:
-    """Sort, columns, experiment, group, open, mark, re-run, train and sweep (needs the screen's state)."""
+    """Sort, columns, experiment, group, open, mark, compare, register, re-run, train and sweep
+    (needs the screen's state)."""
 
     home: Home
     view: View
@@ -161,6 +172,37 @@ class RunActions:
         self._update_title()
         if index + 1 < len(self.row_ids):
             self.grid.move_cursor(index + 1)  # marking several runs in a row is one key each
+
+    async def action_compare(self) -> None:
+        await self.app.switch_mode("compare")
+
+    def action_register(self) -> None:
+        from tui_mlops.tui.screens.run_detail_panes import TextPrompt
+
+        run_id = self.highlighted_run()
+        if run_id is None or not self.grid.display:
+            self.notify("No run highlighted to register.", severity="warning")
+            return
+        row = next((r for r in self.page.rows if r.run_id == run_id), None) if self.page else None
+        self.app.push_screen(
+            TextPrompt(f"Register the model of run {run_id[:8]} as", placeholder="model name",
+                       value=row.experiment if row is not None else "", check=_model_name_problem),
+            lambda name: self._register(run_id, name.strip()) if name else None)
+
+    @work(thread=True, exit_on_error=False, group="runs-register")
+    def _register(self, run_id: str, name: str) -> None:
+        try:
+            from tui_mlops.registry.models import register_model
+
+            mv = register_model(self.home, run_id, name)
+        except ImportError:
+            self.notify("The model registry is not available in this build.", severity="error")
+            return
+        except MlopsError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.notify(f"Registered {mv.name} v{mv.version} from run {run_id[:8]}",
+                    markup=False)
 
     def action_reload(self) -> None:
         self._reload_keep("reload")

@@ -9,30 +9,10 @@ from textual.widgets import Static
 from tui_mlops.tui.screens import ShellScreen
 
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "experiments": (
-        "Experiments",
-        "Training runs, their live metric curves and a sortable runs table will appear here. "
-        "Not built yet: coming with training jobs.",
-    ),
-    "compare": (
-        "Compare",
-        "Side-by-side metrics, parameters and curves of the runs you mark will appear here. "
-        "Not built yet: coming after experiments.",
-    ),
-    "models": (
-        "Models",
-        "Registered model versions, their aliases, promotions and gate results will appear here. "
-        "Not built yet: coming with the model registry.",
-    ),
     "monitor": (
         "Monitor",
         "Production batches, per-feature drift scores, charts and alerts will appear here. "
         "Not built yet: coming with monitoring.",
-    ),
-    "jobs": (
-        "Jobs",
-        "Background jobs and pipelines, with their progress, logs and cancel keys, will appear here. "
-        "Not built yet: coming with the job engine.",
     ),
 }
 

@@ -75,6 +75,8 @@ class RunDetailScreen(RunActions, ShellScreen):
                 tooltip="Train again with the same spec and seed (a new run)"),
         Binding("x", "cancel_run", "Cancel", id="run.cancel",
                 tooltip="Stop this running or queued job (asks first)"),
+        Binding("V", "validation_report", "Validation", id="run.validation",
+                tooltip="Show the run's latest validation report (mlops-tui validate writes them)"),
     ]
 
     class _DetailLoaded(Message):

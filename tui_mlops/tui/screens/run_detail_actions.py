@@ -25,6 +25,14 @@ class RunActionDone(Message, bubble=False):
         self.status = status  # the run's status as the action left it (a cancel's final status)
 
 
+class ReportReady(Message, bubble=False):
+    """A validation report read for the run, to show."""
+
+    def __init__(self, title: str, markdown: str) -> None:
+        super().__init__()
+        self.title, self.markdown = title, markdown
+
+
 class RunActions:
     """Mixed into RunDetailScreen: needs `home`, `run_id`, `detail`, `log_y`, `MODE`,
     `load_detail()` and `request_read()`."""
@@ -117,6 +125,32 @@ class RunActions:
             self.post_message(RunActionDone(str(exc), "error"))
             return
         self.post_message(RunActionDone(f"Run {run_id[:8]}: {status}", status=status))
+
+    def action_validation_report(self) -> None:
+        self._load_validation_report(self.run_id)
+
+    @work(thread=True, exclusive=True, group="run-report", exit_on_error=False)
+    def _load_validation_report(self, run_id: str) -> None:
+        from tui_mlops.tui.screens.models_actions import report_markdown
+        from tui_mlops.validation.report import list_reports, load_report
+
+        try:
+            if not list_reports(self.home, run_id):
+                self.post_message(RunActionDone(
+                    f"Run {run_id[:8]} has no validation report yet: run mlops-tui validate {run_id[:8]}, "
+                    f"or v on a registered version in Models (4)", "warning"))
+                return
+            data = load_report(self.home, run_id)
+            markdown = report_markdown(self.home, run_id, data)
+        except (MlopsError, OSError) as exc:
+            self.post_message(RunActionDone(str(exc), "error"))
+            return
+        self.post_message(ReportReady(f"Validation report {data.get('id')} of run {run_id[:8]}", markdown))
+
+    def on_report_ready(self, event: ReportReady) -> None:
+        from tui_mlops.tui.screens.models_panes import ReportScreen
+
+        self.app.push_screen(ReportScreen(event.title, event.markdown))
 
     def on_run_action_done(self, event: RunActionDone) -> None:
         self.notify(event.note, severity=event.severity, markup=False)  # type: ignore[arg-type]
