@@ -16,7 +16,7 @@ from tui_mlops.tui.app import EXIT_AFTER_READY_ENV, MlopsApp
 from tui_mlops.tui.screens import KeyedTable, ModeBar
 from tui_mlops.tui.screens.datasets import DatasetsScreen
 from tui_mlops.tui.screens.help import HelpScreen
-from tui_mlops.tui.screens.placeholders import PLACEHOLDERS, PlaceholderScreen
+from tui_mlops.tui.screens.monitor import MonitorScreen
 
 from tui_helpers import SIZE, settle, table_column, wait_until
 
@@ -30,16 +30,16 @@ async def test_number_keys_switch_modes_and_placeholders_say_not_built(home) -> 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, DatasetsScreen)
-        # 2, 3, 4 and 6 are real screens now (tests/tui/test_jobs_screen.py).
-        for key, mode in zip("5", ("monitor",)):
-            await pilot.press(key)
-            await pilot.pause()
-            assert app.current_mode == mode
-            assert isinstance(app.screen, PlaceholderScreen)
-            text = shown_text(app.screen)
-            assert PLACEHOLDERS[mode][0] in text
-            assert "Not built yet" in text
-            assert app.screen.query_one(ModeBar).mode == mode
+        # 2, 3, 4 and 6 are tested in tests/tui/test_jobs_screen.py; 5 is the Monitor screen,
+        # which says how to create a monitor while there is none.
+        await pilot.press("5")
+        await wait_until(pilot, lambda: isinstance(app.screen, MonitorScreen)
+                         and app.screen.loaded_count > 0)
+        assert app.current_mode == "monitor"
+        assert isinstance(app.screen, MonitorScreen)
+        text = shown_text(app.screen)
+        assert "No monitors yet" in text and "mlops-tui monitor create" in text
+        assert app.screen.query_one(ModeBar).mode == "monitor"
         await pilot.press("1")
         await pilot.pause()
         assert isinstance(app.screen, DatasetsScreen)

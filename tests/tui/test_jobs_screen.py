@@ -125,7 +125,7 @@ async def test_mode_keys_2_to_6_reach_the_real_screens(jobs_home: Home) -> None:
     from tui_mlops.tui.screens.compare import CompareScreen
     from tui_mlops.tui.screens.experiments import ExperimentsScreen
     from tui_mlops.tui.screens.models import ModelsScreen
-    from tui_mlops.tui.screens.placeholders import PlaceholderScreen
+    from tui_mlops.tui.screens.monitor import MonitorScreen
 
     app = MlopsApp(jobs_home, sample_data=False, watch=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -136,7 +136,7 @@ async def test_mode_keys_2_to_6_reach_the_real_screens(jobs_home: Home) -> None:
         await pilot.press("6")
         await pilot.pause()
         assert isinstance(app.screen, JobsScreen) and app.current_mode == "jobs"
-        for key, kind in [("3", CompareScreen), ("4", ModelsScreen), ("5", PlaceholderScreen)]:
+        for key, kind in [("3", CompareScreen), ("4", ModelsScreen), ("5", MonitorScreen)]:
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, kind)

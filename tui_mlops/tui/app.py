@@ -84,9 +84,14 @@ class MlopsApp(App[int], inherit_bindings=False):
         # Runs marked with `space` on the Experiments screen, for Compare.
         self.marked_runs: set[str] = set()
         self.runs_changes = 0  # RunsChanged messages handled (tests and benches wait on it)
+        # One MonitorRunner per monitor, started by the Monitor screen when first shown.
+        self.monitor_runners: dict[str, Any] = {}
+        self.monitor_lock = threading.Lock()  # starting/stopping runners (app start, Monitor screen)
+        self.monitor_screen: Screen | None = None
         built = {"datasets": self._make_datasets_screen,
                  "experiments": self._make_experiments_screen, "jobs": self._make_jobs_screen,
-                 "models": self._make_models_screen, "compare": self._make_compare_screen}
+                 "models": self._make_models_screen, "compare": self._make_compare_screen,
+                 "monitor": self._make_monitor_screen}
         for mode, _key, _label in MODES:
             self.add_mode(mode, built.get(mode, partial(PlaceholderScreen, mode)))
 
@@ -115,6 +120,12 @@ class MlopsApp(App[int], inherit_bindings=False):
 
         return ModelsScreen(self.home)
 
+    def _make_monitor_screen(self) -> Screen:
+        from tui_mlops.tui.screens.monitor import MonitorScreen
+
+        self.monitor_screen = MonitorScreen(self.home)
+        return self.monitor_screen
+
     # -- start-up chores ----------------------------------------------------------------------
     def on_dataset_list_shown(self, _message: DatasetListShown) -> None:
         if self.exit_after_ready:
@@ -140,6 +151,9 @@ class MlopsApp(App[int], inherit_bindings=False):
     def start_chores(self) -> None:
         if self.watch_files:
             self._start_watchers()
+            from tui_mlops.tui.monitor_watch import start_runners
+
+            start_runners(self)  # batches are recorded and alerts shown whichever screen is open
         if self.needs_sample_data():
             self._register_sample_data()
         self._warm_runs_mirror()
@@ -201,10 +215,18 @@ class MlopsApp(App[int], inherit_bindings=False):
                 on_error=lambda msg: self.notify(msg, severity="warning", markup=False))
             self._runs_watcher.start()
 
+    def on_monitor_fact(self, fact: Any) -> None:
+        from tui_mlops.tui.monitor_watch import deliver
+
+        deliver(self, fact)
+
     def on_unmount(self) -> None:
         with self._watch_lock:
             self._closing = True
-            for stopper in (self._inbox, self._observer, self._runs_watcher):
+            with self.monitor_lock:  # a runner being started now sees _closing, or is in the list
+                runners = list(self.monitor_runners.values())
+                self.monitor_runners.clear()
+            for stopper in (self._inbox, self._observer, self._runs_watcher, *runners):
                 if stopper is not None:
                     try:
                         stopper.stop()

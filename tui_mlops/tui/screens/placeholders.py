@@ -8,13 +8,8 @@ from textual.widgets import Static
 
 from tui_mlops.tui.screens import ShellScreen
 
-PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "monitor": (
-        "Monitor",
-        "Production batches, per-feature drift scores, charts and alerts will appear here. "
-        "Not built yet: coming with monitoring.",
-    ),
-}
+# Every mode has its real screen now; a new mode starts here until its screen is built.
+PLACEHOLDERS: dict[str, tuple[str, str]] = {}
 
 
 class PlaceholderScreen(ShellScreen):
