@@ -116,7 +116,8 @@ def _head_and_tail(path: Path) -> list[dict[str, Any]]:
                 if not line.endswith(b"\n"):
                     break  # still being written: a later read gets it whole
                 head += line
-            rest = size - len(head)
+            # The writer may have appended since the fstat: the head can then run past `size`.
+            rest = max(size - len(head), 0)
             if rest <= CHUNK:
                 return _parse_lines(head + fh.read(rest), False)
             fh.seek(size - CHUNK)
