@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="tui_mlops.cli:cmd_inbox")
 
     # -- training, runs and jobs: their parsers live beside their handlers ------------------------
-    from tui_mlops import cli_compare, cli_jobs, cli_models, cli_monitor, cli_runs, cli_train, cli_validate
+    from tui_mlops import (
+        cli_compare, cli_jobs, cli_models, cli_monitor, cli_pipeline, cli_runs, cli_train, cli_validate, cli_watch,
+    )
 
     cli_train.add_parsers(sub, common)
     runs_actions = cli_runs.add_parsers(sub, common, home_opt)
@@ -154,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_validate.add_parsers(sub, common, home_opt)
     cli_models.add_parsers(sub, common, home_opt)
     cli_monitor.add_parsers(sub, common, home_opt)
+    cli_pipeline.add_parsers(sub, common, home_opt)
+    cli_watch.add_parsers(sub, common, home_opt)
     return top
 
 
