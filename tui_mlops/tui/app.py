@@ -226,6 +226,9 @@ class MlopsApp(App[int], inherit_bindings=False):
             with self.monitor_lock:  # a runner being started now sees _closing, or is in the list
                 runners = list(self.monitor_runners.values())
                 self.monitor_runners.clear()
+            from tui_mlops.tui.screens.pipelines_panes import stop_pipeline_watchers
+
+            stop_pipeline_watchers(self)
             for stopper in (self._inbox, self._observer, self._runs_watcher, *runners):
                 if stopper is not None:
                     try:

@@ -23,6 +23,7 @@ from tui_mlops.errors import MlopsError
 from tui_mlops.store.home import Home
 from tui_mlops.tui.messages import RunsChanged
 from tui_mlops.tui.screens import KeyedTable, ShellScreen
+from tui_mlops.tui.screens.live import TimedRefresh
 from tui_mlops.tui.screens.run_detail_panes import (
     ACTIVE, STATUS_CLASSES, STATUS_CSS, duration_text, set_line, status_text, when_text,
 )
@@ -58,7 +59,7 @@ def job_cells(node: Any, job: Any, now: float) -> list[Any]:
             Text(duration), Text(str(job.pid) if job.pid else "-")]
 
 
-class JobsScreen(ShellScreen):
+class JobsScreen(TimedRefresh, ShellScreen):
     """Mode 6. Keys: `x` cancel, `R` re-run, `enter` open the run, `a` active only / all."""
 
     MODE = "jobs"
@@ -69,6 +70,8 @@ class JobsScreen(ShellScreen):
                 tooltip="Stop the highlighted job (asks first)"),
         Binding("R", "rerun", "Re-run", id="jobs.rerun",
                 tooltip="Run the highlighted job again as a new run (same spec)"),
+        Binding("P", "pipelines", "Pipelines", id="jobs.pipelines",
+                tooltip="Pipeline runs: their DAG, stage states and logs, cancel, re-run, watcher"),
         Binding("a", "toggle_active", "Active/all", id="jobs.toggle_active",
                 tooltip="Show only queued and running jobs, or every job"),
         Binding("r", "reload", "Reload", show=False, id="jobs.reload",
@@ -104,11 +107,9 @@ class JobsScreen(ShellScreen):
         self._shown_keys: list[str] = []
         self._listing = False
         self._list_again = False
-        self._timer: Any = None
         self._log_run: str | None = None
         self._log_tail: LogTail | None = None
         self._keys_state: tuple[bool, bool] | None = None
-        self.live = False  # visible, so refreshing (the timer is paused otherwise)
         self.list_count = 0  # listings shown so far (tests wait on it)
 
     # -- layout -------------------------------------------------------------------------------
@@ -125,20 +126,7 @@ class JobsScreen(ShellScreen):
         for label, key in COLUMNS:
             table.add_column(label, key=key)
         self.query_one("#jobs-body").display = False
-        self._timer = self.set_interval(REFRESH_S, self.reload)
-        self.live = self.is_current
-        self.reload()
-
-    def on_screen_suspend(self) -> None:
-        self.live = False
-        if self._timer is not None:
-            self._timer.pause()  # nothing to refresh on a screen nobody sees
-
-    def on_screen_resume(self) -> None:
-        self.live = True
-        if self._timer is not None:
-            self._timer.resume()
-        self.reload()
+        self.start_refresh(REFRESH_S)
 
     def on_runs_changed(self, _message: RunsChanged) -> None:
         self.reload()
@@ -296,6 +284,11 @@ class JobsScreen(ShellScreen):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def action_pipelines(self) -> None:
+        from tui_mlops.tui.screens.pipelines import PipelinesScreen
+
+        self.app.push_screen(PipelinesScreen(self.home))
 
     def action_page(self, step: int) -> None:
         self.page += step
