@@ -1,0 +1,1 @@
+"""Importers of other tools' tracking stores (MLflow's file store and SQLite backend) into our store."""

@@ -1,0 +1,101 @@
+"""Reader of MLflow's SQLite backend (mlflow.db), opened read-only with the stdlib sqlite3."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tui_mlops.errors import InputError
+from tui_mlops.importers.mlflow_files import MlExperiment, MlModelVersion, MlRun, Points, local_path
+
+NEEDED = ("experiments", "runs", "params", "metrics", "tags")
+
+
+class SqliteStore:
+    """An mlflow.db; artifact folders are found from each run's artifact_uri, re-rooted on the db's folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = str(path)
+        self.bases = [path.parent, path.parent / "mlruns", path.parent / "mlartifacts"]
+        try:
+            self.con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+            tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as exc:
+            raise InputError(f"{path}: not an SQLite database ({exc})") from None
+        missing = [t for t in NEEDED if t not in tables]
+        if missing:
+            self.con.close()
+            raise InputError(f"{path}: not an MLflow database (no table {', '.join(missing)})")
+        self.tables = tables
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
+        try:
+            cur = self.con.execute(sql, args)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+        except sqlite3.Error as exc:
+            raise InputError(f"{self.path}: cannot read ({exc})") from None
+
+    def experiments(self) -> list[MlExperiment]:
+        rows = self._rows("SELECT * FROM experiments ORDER BY experiment_id")
+        return [MlExperiment(str(r["experiment_id"]), str(r["name"])) for r in rows
+                if r.get("lifecycle_stage") != "deleted"]
+
+    def runs(self, exp: MlExperiment) -> list[MlRun]:
+        rows = self._rows("SELECT * FROM runs WHERE experiment_id = ? ORDER BY start_time, run_uuid", (exp.id,))
+        uuids = [r["run_uuid"] for r in rows]
+        params: dict[str, dict[str, str]] = {u: {} for u in uuids}
+        tags: dict[str, dict[str, str]] = {u: {} for u in uuids}
+        for table, into in (("params", params), ("tags", tags)):
+            for r in self._rows(f"SELECT t.run_uuid, t.key, t.value FROM {table} t JOIN runs r "
+                                f"ON r.run_uuid = t.run_uuid WHERE r.experiment_id = ?", (exp.id,)):
+                into.setdefault(r["run_uuid"], {})[r["key"]] = "" if r["value"] is None else str(r["value"])
+        out = []
+        for r in rows:
+            if r.get("lifecycle_stage") == "deleted":
+                continue
+            u = r["run_uuid"]
+            art = local_path(r.get("artifact_uri"), self.bases)
+            out.append(MlRun(uuid=u, experiment=exp.name, name=str(r.get("name") or u[:8]),
+                             status=str(r.get("status") or "FINISHED"), start_ms=r.get("start_time"),
+                             end_ms=r.get("end_time"), params=params[u], tags=tags[u],
+                             artifact_dir=art if art is not None and art.is_dir() else None,
+                             where=f"{self.path} (run {u})", handle=u))
+        return out
+
+    def metrics(self, run: MlRun) -> Points:
+        out: Points = {}
+        try:
+            cur = self.con.execute("SELECT key, timestamp, value, step, is_nan FROM metrics WHERE run_uuid = ? "
+                                   "ORDER BY key, timestamp, step", (run.handle,))
+            for key, ts, value, step, is_nan in cur:
+                pts = out.get(key)
+                if pts is None:
+                    pts = out[key] = []
+                pts.append((int(ts), float("nan") if is_nan else float(value), int(step or 0)))
+        except (sqlite3.Error, TypeError, ValueError) as exc:
+            raise InputError(f"{self.path}: cannot read the metrics of run {run.uuid} ({exc})") from None
+        return out
+
+    def model_versions(self) -> list[MlModelVersion]:
+        if "model_versions" not in self.tables:
+            return []
+        aliases: dict[tuple[str, int], list[str]] = {}
+        if "registered_model_aliases" in self.tables:
+            for r in self._rows("SELECT name, alias, version FROM registered_model_aliases"):
+                aliases.setdefault((r["name"], int(r["version"])), []).append(r["alias"])
+        out = []
+        for r in self._rows("SELECT * FROM model_versions ORDER BY name, version"):
+            if r.get("current_stage") == "Deleted_Internal":
+                continue
+            out.append(MlModelVersion(name=str(r["name"]), version=int(r["version"]), run_uuid=r.get("run_id"),
+                                      source=str(r.get("source") or ""), storage_location=r.get("storage_location"),
+                                      aliases=sorted(aliases.get((r["name"], int(r["version"])), [])),
+                                      where=f"{self.path} (model {r['name']} v{r['version']})"))
+        return out
+
+    def close(self) -> None:
+        self.con.close()
