@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from tui_mlops.cli_format import cell, print_json, table
+from tui_mlops.errors import InputError
 
 TOP_FEATURES = 10  # of the comparison's 20, in the text output
 
@@ -19,6 +21,7 @@ def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argpa
     p.add_argument("runs", metavar="ID", nargs="+", help="run ids (or unique prefixes of 4+ characters)")
     p.add_argument("--baseline", metavar="ID", help="one of the runs: the others show deltas against it")
     p.add_argument("--all", action="store_true", help="show every param, not only those that differ")
+    p.add_argument("--report", metavar="FILE", help="also write a report: FILE.md or FILE.html")
     p.set_defaults(handler="tui_mlops.cli_compare:cmd_compare")
 
 
@@ -64,7 +67,18 @@ def _evaluation_lines(cmp: Any, heads: list[str]) -> list[str]:
 def cmd_compare(args: argparse.Namespace, home: Any) -> int:
     from tui_mlops.tracking.compare import compare_runs
 
+    if args.report:
+        from tui_mlops.tracking.compare_report import REPORT_FORMATS
+
+        if Path(args.report).suffix.lower().lstrip(".") not in REPORT_FORMATS:
+            raise InputError(f"--report {args.report}: the file name must end in .md or .html")
     cmp = compare_runs(home, args.runs, baseline=args.baseline)
+    if args.report:
+        from tui_mlops.tracking.compare_report import write_compare_report
+
+        write_compare_report(cmp, args.report)
+        if not args.json:
+            print(f"report written to {args.report}")
     if args.json:
         print_json(cmp)
         return 0

@@ -67,6 +67,9 @@ def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argpa
     p.add_argument("--wait", action="store_true", help="follow the new run until it ends")
     p.add_argument("--every", type=_pos_int, metavar="N", help="with --wait: a progress line every N rounds")
     p.set_defaults(handler="tui_mlops.cli_train:cmd_rerun")
+    from tui_mlops.cli_exports import add_run_parsers
+
+    add_run_parsers(rs, common)  # runs export-history, runs chart
     return rs
 
 
@@ -294,6 +297,7 @@ def cmd_rm(args: argparse.Namespace, home: Any) -> int:
 
 def cmd_export(args: argparse.Namespace, home: Any) -> int:
     from tui_mlops.store.home import atomic_write_bytes, temp_path_for
+    from tui_mlops.tracking.exports import best_values
     from tui_mlops.tracking.query import search_runs
 
     out = Path(args.out)
@@ -307,22 +311,25 @@ def cmd_export(args: argparse.Namespace, home: Any) -> int:
         rows.extend(page.rows)
         if not page.rows or len(rows) >= page.total:
             break
+    best = best_values(home, [r.run_id for r in rows])  # each metric's best over the run's history
     if fmt == "json":
         import json
 
         from tui_mlops.cli_format import jsonable
 
-        atomic_write_bytes(out, (json.dumps(jsonable([row_dict(r) for r in rows]), indent=1) + "\n").encode())
+        docs = [row_dict(r) | {"best": best.get(r.run_id, {})} for r in rows]
+        atomic_write_bytes(out, (json.dumps(jsonable(docs), indent=1) + "\n").encode())
     else:
         pk = sorted({k for r in rows for k in r.params})
         mk = sorted({k for r in rows for k in r.metrics})
         tk = sorted({k for r in rows for k in r.tags})
-        headers = list(ATTRS) + [f"params.{k}" for k in pk] + [f"metrics.{k}" for k in mk] + [f"tags.{k}" for k in tk]
+        headers = list(ATTRS) + [f"params.{k}" for k in pk] + [f"metrics.{k}" for k in mk] + [f"best.{k}" for k in mk] \
+            + [f"tags.{k}" for k in tk]
         flat = [[getattr(r, a) for a in ATTRS] + [r.params.get(k) for k in pk] + [r.metrics.get(k) for k in mk]
-                + [r.tags.get(k) for k in tk] for r in rows]
+                + [best.get(r.run_id, {}).get(k) for k in mk] + [r.tags.get(k) for k in tk] for r in rows]
         tmp = temp_path_for(out.resolve())
         try:
-            _write_table(tmp, fmt, headers, flat, n_text=len(ATTRS), pk=len(pk), mk=len(mk))
+            _write_table(tmp, fmt, headers, flat, n_text=len(ATTRS), pk=len(pk), mk=2 * len(mk))
             tmp.replace(out)
         finally:
             tmp.unlink(missing_ok=True)
