@@ -13,6 +13,12 @@ from tui_mlops.store.home import Home
 WriteFn = Callable[[str, "str | bytes"], Path]
 
 
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read the developer's own config file (keymap, theme, job limit)."""
+    monkeypatch.setenv("MLOPS_TUI_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     """An empty store under tmp_path/home (created with the real layout)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -127,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-column", metavar="COL", help="time column (method time)")
     p.add_argument("--cutoffs", metavar="T1[,T2]", help="time cut-offs: train < T1 <= valid < T2 <= test")
     p.set_defaults(handler=f"{Q}:cmd_split")
+    from tui_mlops.cli_exports import add_data_parser
+
+    add_data_parser(ds, common)  # data export
 
     # -- store -------------------------------------------------------------------------------
     store = sub.add_parser("store", parents=[home_opt], help="maintain the store",
@@ -146,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- training, runs and jobs: their parsers live beside their handlers ------------------------
     from tui_mlops import (
-        cli_compare, cli_jobs, cli_models, cli_monitor, cli_pipeline, cli_runs, cli_train, cli_validate, cli_watch,
+        cli_compare, cli_config, cli_import, cli_jobs, cli_models, cli_monitor, cli_pipeline, cli_runs, cli_serve,
+        cli_train, cli_validate, cli_watch,
     )
 
     cli_train.add_parsers(sub, common)
@@ -158,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_monitor.add_parsers(sub, common, home_opt)
     cli_pipeline.add_parsers(sub, common, home_opt)
     cli_watch.add_parsers(sub, common, home_opt)
+    cli_import.add_parsers(sub, common, home_opt)
+    cli_serve.add_parsers(sub, common, home_opt)
+    cli_config.add_parsers(sub, common, home_opt)
     return top
 
 
@@ -257,8 +265,12 @@ def cmd_inbox(args: argparse.Namespace, home: Any) -> int:
 
 # -- entry point --------------------------------------------------------------------------------
 def _launch_app(home_path: Path) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    served = bool(os.environ.get("TEXTUAL_DRIVER"))  # textual-serve's web driver: pipes, no tty
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise MlopsError(f"the app needs a terminal; run `{PROG} --help` for the headless commands")
+    from tui_mlops.settings import apply_environment, load_settings
+
+    apply_environment(load_settings())  # the colour depth must be set before Textual is imported
     from tui_mlops.tui.app import run_app
 
     return int(run_app(home_path) or 0)

@@ -51,7 +51,8 @@ def _home(home: Home | str | os.PathLike[str]) -> Home:
 
 
 def max_concurrent(home: Home | str | os.PathLike[str]) -> int:
-    """How many jobs may run at once: env MLOPS_TUI_MAX_JOBS, else settings.toml [jobs], else 2."""
+    """How many jobs may run at once: env MLOPS_TUI_MAX_JOBS, else <home>/settings.toml [jobs], else the
+    user config file's jobs_max_concurrent, else 2."""
     raw = os.environ.get(MAX_JOBS_ENV)
     source = f"environment variable {MAX_JOBS_ENV}"
     if raw is None:
@@ -59,7 +60,9 @@ def max_concurrent(home: Home | str | os.PathLike[str]) -> int:
         source = f"{path} [jobs] max_concurrent"
         raw = _settings_value(path)
         if raw is None:
-            return DEFAULT_MAX_JOBS
+            from tui_mlops.settings import configured_max_jobs
+
+            return configured_max_jobs() or DEFAULT_MAX_JOBS  # the user's config file, else 2
     try:
         value = int(str(raw).strip())
     except ValueError:

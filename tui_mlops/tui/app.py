@@ -32,6 +32,7 @@ from tui_mlops.tui.messages import (
 from tui_mlops.tui.screens import MODES
 from tui_mlops.tui.screens.datasets import DatasetsScreen
 from tui_mlops.tui.screens.placeholders import PlaceholderScreen
+from tui_mlops.tui.screenshot import SCREENSHOT_BINDING, save_screenshot
 
 EXIT_AFTER_READY_ENV = "MLOPS_TUI_EXIT_AFTER_READY"
 SAMPLE_MARKER = ".sample-registered"
@@ -62,6 +63,7 @@ class MlopsApp(App[int], inherit_bindings=False):
                 tooltip="Leave mlops-tui from anywhere, even a text field"),
         Binding("escape", "back", "Back", show=False, id="app.back",
                 tooltip="Close the view on top and go back"),
+        SCREENSHOT_BINDING,
         Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help_quit",
                 tooltip="Explains that ctrl+q (or q) quits"),
     ]
@@ -214,6 +216,10 @@ class MlopsApp(App[int], inherit_bindings=False):
                 self.home, lambda ids: self.post_message(RunsChanged(ids)),
                 on_error=lambda msg: self.notify(msg, severity="warning", markup=False))
             self._runs_watcher.start()
+
+    def action_save_screenshot(self) -> None:
+        """Save the screen (charts included) as an SVG under <home>/exports/."""
+        save_screenshot(self, self.home)
 
     def on_monitor_fact(self, fact: Any) -> None:
         from tui_mlops.tui.monitor_watch import deliver
@@ -403,7 +409,8 @@ def _watch_datasets(home: Home, notify: Any) -> Any:
 
 
 def run_app(home: Path | str) -> int:
-    """Open the store at `home` and run the app until the user quits; returns the exit code."""
-    app = MlopsApp(Home.open(home))
-    app.run()
-    return app.return_code or 0
+    """Open the store at `home` and run the app, with the user's config file (theme, keymap, mouse)
+    applied and a clean exit when the terminal hangs up, until the user quits; returns the exit code."""
+    from tui_mlops.tui.settings_apply import run_configured
+
+    return run_configured(home)

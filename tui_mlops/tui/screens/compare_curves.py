@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 from tui_mlops.tui.screens.compare_panes import short_name
 from tui_mlops.tui.screens.run_detail_panes import default_pick, set_line
 from tui_mlops.tui.widgets.line_chart import LineChart, Series
+from tui_mlops.tui.widgets.vim import VimOptionList
 
 MIN_COLUMNS = 100
 
@@ -146,7 +147,7 @@ class CurvesPane(Vertical):
         with Horizontal(id="cmp-curves"):
             with Vertical(id="cmp-curve-side"):
                 yield Static("metric (↑↓)", classes="cmp-note")
-                yield OptionList(id="cmp-curve-keys")
+                yield VimOptionList(id="cmp-curve-keys")
             yield CurveChart("pick a metric", id="cmp-chart")
         yield Static("", id="cmp-curves-note", classes="cmp-note", markup=False)
 

@@ -20,6 +20,7 @@ from textual.widgets import Input, SelectionList, Static
 from tui_mlops.formatting import human_number, human_size
 from tui_mlops.tui.screens.run_history import SYSTEM_PREFIX
 from tui_mlops.tui.widgets.line_chart import LineChart, Series
+from tui_mlops.tui.widgets.vim import VimSelectionList
 
 ACTIVE = ("queued", "running")
 STATUS_VARS = {"running": "$text-primary", "queued": "$text-warning", "finished": "$text-success",
@@ -145,7 +146,7 @@ class ChartsPane(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(classes="metric-side"):
             yield Static("space picks", classes="metric-hint")
-            yield SelectionList[str](classes="metric-list")
+            yield VimSelectionList[str](classes="metric-list")
         yield LineChart("no metrics logged yet", classes="metric-chart")
 
     @property

@@ -23,6 +23,7 @@ from tui_mlops.store.records import DatasetVersion
 from tui_mlops.tui.screens import KeyedTable
 from tui_mlops.tui.screens.version_info import Hop, describe_operation, fmt_number, fmt_share
 from tui_mlops.tui.widgets.charts import ColumnChart
+from tui_mlops.tui.widgets.vim import VimTree
 
 QUANTILES = ("p1", "p5", "p25", "p50", "p75", "p95", "p99")
 
@@ -227,7 +228,7 @@ class LineagePane(Vertical):
         self.version = version
 
     def compose(self) -> ComposeResult:
-        tree: Tree[DatasetVersion | None] = Tree("lineage", id="lineage-tree")
+        tree: Tree[DatasetVersion | None] = VimTree("lineage", id="lineage-tree")
         tree.auto_expand = False
         tree.show_root = False
         yield tree

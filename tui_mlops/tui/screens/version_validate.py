@@ -18,6 +18,7 @@ from tui_mlops.store.home import Home
 from tui_mlops.store.records import DatasetVersion
 from tui_mlops.tui.screens.version_panes import StatsTable
 from tui_mlops.tui.widgets.paged_table import format_cell
+from tui_mlops.tui.widgets.vim import VimDataTable
 
 
 def describe_rule(rule: Any) -> str:
@@ -54,7 +55,7 @@ class ValidatePane(Vertical):
         yield Static("", id="validate-summary", classes="pane-note")
         yield StatsTable(id="validate-table")
         yield Static("", id="validate-examples-title", classes="pane-note")
-        yield DataTable(id="validate-examples", zebra_stripes=True, cursor_type="row")
+        yield VimDataTable(id="validate-examples", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#validate-table", DataTable).add_columns(
