@@ -52,15 +52,11 @@ def cmd_serve(args: argparse.Namespace, home_path: Path) -> int:
                              f"it there (the app has no authentication: anyone who can reach it gets it)")
         print(f"mlops-tui: warning: serving on {args.host}:{args.port} with NO authentication; "
               f"anyone who can reach this address controls the app and its store", file=sys.stderr)
-    try:
-        from textual_serve.server import Server
-    except ImportError:
-        raise InputError("`mlops-tui serve` needs textual-serve: pip install textual-serve") from None
     from tui_mlops.store.home import Home
+    from tui_mlops.tui.serve import serve
 
     Home.open(home_path)  # a bad home fails here, once, not in every browser session
-    server = Server(served_command(home_path), host=args.host, port=args.port, title="mlops-tui")
     print(f"serving mlops-tui on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr,
           flush=True)
-    server.serve()
+    serve(served_command(home_path), args.host, args.port)
     return 0
