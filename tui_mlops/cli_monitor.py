@@ -16,17 +16,9 @@ M = "tui_mlops.cli_monitor"
 RECENT_ALERTS = 20
 
 
-def _pos_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
 def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argparse.ArgumentParser | None = None) -> None:
+    from tui_mlops.cli import _pos_int
+
     parents = [home_opt] if home_opt is not None else []
     mon = sub.add_parser("monitor", parents=parents, help="watch a production model: drift, quality, alerts",
                          description="Live monitoring: batches dropped into a monitor's incoming/ folder are "

@@ -163,14 +163,11 @@ def process_labels(home: Any, name: str, path: Any, *, settle_s: float = 0.3) ->
     if not log.settle(path, settle_s):
         return None
     with log.locked(home, name):
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        claimed = log.read_claimed(home, name, path)
+        if claimed is None:
             return None
-        key = log.file_key(data)
-        seen = log.recorded(home, name).keys.get(key)
+        data, key, seen = claimed
         if seen is not None:
-            log.move_to(path, folder / "processed")
             return LabelsResult(key, path.name, "duplicate", seq=seen, ts=time.time(),
                                 problems=[f"{path.name}: same bytes as event {seen}: counted once"])
         ref = load_reference(home, name)

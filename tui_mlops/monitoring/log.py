@@ -116,6 +116,21 @@ def file_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_claimed(home: Any, name: str, path: Path) -> tuple[bytes, str, int | None] | None:
+    """Under the monitor's lock: a landed file's bytes, its key, and the seq of the event that
+    already recorded the same bytes (the file is then moved to processed/: counted once); None
+    when the file is gone."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    key = file_key(data)
+    seen = recorded(home, name).keys.get(key)
+    if seen is not None:
+        move_to(path, monitor_dir(home, name) / "processed")
+    return data, key, seen
+
+
 def settle(path: Path, settle_s: float = 0.3, deadline_s: float = 10.0) -> bool:
     """Wait until the file's size and mtime stay the same for settle_s (deadline_s at most).
     False when the file is gone."""
