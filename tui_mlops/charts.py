@@ -13,9 +13,16 @@ from typing import Any
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MIN_WIDTH, MIN_HEIGHT = 20, 5
 MAX_LABEL = 18
-# Marker names accepted by `histogram_text` (plotext's own names, plus friendly aliases).
-MARKERS = {"braille": "braille", "hd": "hd", "fhd": "fhd", "block": "sd", "sd": "sd",
+# Marker names accepted by the chart functions: the config's chart_marker values ("braille",
+# "block", "ascii") and plotext's own names. "block" is plotext's "hd" (quadrant blocks, in
+# nearly every terminal font; "fhd" sextants are missing from many).
+MARKERS = {"braille": "braille", "hd": "hd", "fhd": "fhd", "block": "hd", "sd": "sd",
            "dot": "dot", "ascii": "#"}
+# plotext draws frames and ticks with box-drawing glyphs: "ascii" charts swap them (and our own
+# ellipsis) for plain characters of the same width, for fonts that have none of these.
+_ASCII_FRAME = str.maketrans({"─": "-", "│": "|", "┌": "+", "┐": "+", "└": "+", "┘": "+",
+                              "┬": "+", "┴": "+", "├": "+", "┤": "+", "┼": "+", "…": "~",
+                              "•": "o"})
 
 
 def _figure(width: int, height: int) -> Any:
@@ -27,9 +34,21 @@ def _figure(width: int, height: int) -> Any:
     return fig
 
 
-def _plain(text: str) -> str:
+def bar_marker(style: str | None) -> str | None:
+    """The marker bars use for a chart_marker style: solid blocks read better than braille dots
+    in a bar, so "braille" bars are drawn as "block" ("hd") ones; "ascii" stays "ascii"."""
+    return "block" if style == "braille" else style
+
+
+def _plain(text: str, marker: str | None = None) -> str:
     lines = _ANSI.sub("", text).split("\n")
-    return "\n".join(line.rstrip() for line in lines).strip("\n")
+    text = "\n".join(line.rstrip() for line in lines).strip("\n")
+    return text.translate(_ASCII_FRAME) if marker == "ascii" else text
+
+
+def _check_marker(marker: str | None) -> None:
+    if marker is not None and marker not in MARKERS:
+        raise ValueError(f"unknown chart marker {marker!r}; use one of {', '.join(sorted(MARKERS))}")
 
 
 def fmt_number(x: float) -> str:
@@ -51,8 +70,9 @@ def _ticks(lo: float, hi: float, n: int) -> list[float]:
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
-def _message(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+def _message(text: str, width: int, marker: str | None = None) -> str:
+    ellipsis = "~" if marker == "ascii" else "…"
+    return text if len(text) <= width else text[: max(width - 1, 1)] + ellipsis
 
 
 def histogram_text(col_profile: dict, width: int, height: int, marker: str | None = None) -> str:
@@ -60,9 +80,9 @@ def histogram_text(col_profile: dict, width: int, height: int, marker: str | Non
     hist = col_profile.get("histogram")
     name = str(col_profile.get("name", ""))
     if not hist or not hist.get("counts"):
-        return _message(f"no histogram for {name!r} ({col_profile.get('kind', 'unknown')} column)", width)
-    if marker is not None and marker not in MARKERS:
-        raise ValueError(f"unknown chart marker {marker!r}; use one of {', '.join(sorted(MARKERS))}")
+        return _message(f"no histogram for {name!r} ({col_profile.get('kind', 'unknown')} column)", width,
+                        marker)
+    _check_marker(marker)
     edges = [float(e) for e in hist["edges"]]
     counts = [int(c) for c in hist["counts"]]
     centers = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
@@ -82,26 +102,31 @@ def histogram_text(col_profile: dict, width: int, height: int, marker: str | Non
     yt = _ticks(0.0, float(max(counts) or 1), max(2, min(5, max(int(height), MIN_HEIGHT) // 3)))
     fig.yticks(yt, [fmt_number(y) for y in yt])
     fig.xlabel(name)
-    return _plain(fig.build())
+    return _plain(fig.build(), marker)
 
 
-def top_values_text(col_profile: dict, width: int, height: int) -> str:
+def top_values_text(col_profile: dict, width: int, height: int, marker: str | None = None) -> str:
     """Horizontal bars of a column's most frequent values, the most frequent on top."""
     top = col_profile.get("top_values")
     name = str(col_profile.get("name", ""))
     if not top:
-        return _message(f"no top values for {name!r} ({col_profile.get('kind', 'unknown')} column)", width)
+        return _message(f"no top values for {name!r} ({col_profile.get('kind', 'unknown')} column)", width,
+                        marker)
+    _check_marker(marker)
     h = max(int(height), MIN_HEIGHT)
     # One bar per line at least: drop the rarest values that do not fit.
     shown = top[: max(1, h - 3)]
     labels = [_label(str(t["value"])) for t in shown][::-1]
     counts = [int(t["count"]) for t in shown][::-1]
     fig = _figure(width, h)
-    fig.bar(labels, counts, orientation="horizontal", width=0.6)
+    kwargs: dict[str, Any] = {"orientation": "horizontal", "width": 0.6}
+    if marker is not None:
+        kwargs["marker"] = MARKERS[marker]
+    fig.bar(labels, counts, **kwargs)
     xt = _ticks(0.0, float(max(counts) or 1), 4 if width >= 40 else 2)
     fig.xticks(xt, [fmt_number(x) for x in xt])
     fig.xlabel(f"rows ({name})")
-    return _plain(fig.build())
+    return _plain(fig.build(), marker)
 
 
 def _label(value: str) -> str:
@@ -112,6 +137,7 @@ def _label(value: str) -> str:
 # -- line charts of metric histories ----------------------------------------------------------
 # Markers of overlaid series, in order: without colour (plain text) each series needs its own.
 LINE_MARKERS = ("hd", "•", "x", "+", "o", "*", "=", "#")
+ASCII_LINE_MARKERS = ("#", "x", "+", "o", "*", "=", "%", "@")
 
 
 def minmax_reduce(xs: Any, ys: Any, width: int) -> tuple[list[float], list[float]]:
@@ -157,8 +183,7 @@ def line_chart_text(series: dict[str, tuple[Any, Any]], width: int, height: int,
     Each series is reduced by `minmax_reduce` to the plot's resolution first. With `log_y`,
     points whose value is not positive cannot be drawn and are left out (the legend says so).
     """
-    if marker is not None and marker not in MARKERS:
-        raise ValueError(f"unknown chart marker {marker!r}; use one of {', '.join(sorted(MARKERS))}")
+    _check_marker(marker)
     width, height = max(int(width), MIN_WIDTH), max(int(height), MIN_HEIGHT)
     # The drawable area: the frame and the y tick labels take about 10 columns; "hd" and
     # braille markers draw 2 points per column.
@@ -177,10 +202,11 @@ def line_chart_text(series: dict[str, tuple[Any, Any]], width: int, height: int,
     if not reduced:
         names = ", ".join(str(n) for n in series) or "no metric"
         why = "no positive values for a log scale" if log_y and series else "no points yet"
-        return _message(f"{names}: {why}", width)
+        return _message(f"{names}: {why}", width, marker)
     fig = _figure(width, height)
     first = MARKERS[marker] if marker is not None else LINE_MARKERS[0]
-    markers = (first,) + tuple(m for m in LINE_MARKERS if m != first)
+    others = ASCII_LINE_MARKERS if marker == "ascii" else LINE_MARKERS
+    markers = (first,) + tuple(m for m in others if m != first)
     for i, (label, rx, ry) in enumerate(reduced):
         fig.plot(rx, ry, label=label, marker=markers[i % len(markers)])
     x_lo = min(min(rx) for _l, rx, _y in reduced)
@@ -195,7 +221,7 @@ def line_chart_text(series: dict[str, tuple[Any, Any]], width: int, height: int,
         y_hi = max(max(ry) for _l, _x, ry in reduced)
         yt = _ticks(y_lo, y_hi, max(2, min(5, height // 3))) if y_hi > y_lo else [y_lo]
         fig.yticks(yt, [fmt_number(y) for y in yt])
-    return _plain(fig.build())
+    return _plain(fig.build(), marker)
 
 
 def _round_tick(x: float, span: float) -> float:

@@ -63,6 +63,7 @@ def cmd_profile(args: argparse.Namespace, home: Home) -> int:
 
 def print_column(v: Any, col: dict[str, Any]) -> None:
     from tui_mlops import charts
+    from tui_mlops.settings import load_settings
 
     q = col.get("quantiles") or {}
     pairs: list[tuple[str, Any]] = [
@@ -76,12 +77,13 @@ def print_column(v: Any, col: dict[str, Any]) -> None:
     print(f"{v.name}@{v.short}")
     print(key_values([(k, "" if val is None else val) for k, val in pairs], indent="  "))
     width = max(40, min(shutil.get_terminal_size((100, 24)).columns, 100))
+    marker = charts.bar_marker(load_settings().chart_marker)  # the config's, as in the app
     if col.get("histogram"):
         print()
-        print(charts.histogram_text(col, width, 15))
+        print(charts.histogram_text(col, width, 15, marker))
     elif col.get("top_values"):
         print()
-        print(charts.top_values_text(col, width, 15))
+        print(charts.top_values_text(col, width, 15, marker))
 
 
 # -- validate / rules ---------------------------------------------------------------------------

@@ -230,9 +230,10 @@ def cmd_history(args: argparse.Namespace, home: Any) -> int:
         import shutil
 
         from tui_mlops.charts import line_chart_text
+        from tui_mlops.settings import load_settings
 
         width = max(40, min(shutil.get_terminal_size((100, 24)).columns, 120))
-        print(line_chart_text({key: (steps, values)}, width, 18))
+        print(line_chart_text({key: (steps, values)}, width, 18, marker=load_settings().chart_marker))
         return 0
     print(table(["step", "value"], [[s, v] for s, v in zip(steps, values)], indent="  ",
                 fmt=_blank_none))

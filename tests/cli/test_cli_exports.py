@@ -80,8 +80,8 @@ def test_chart_svg_and_text(cli: Cli, runs: list[str], tmp_path: Path) -> None:
     assert text.startswith("valid/auc\n") and f"{runs[0][:8]} <one>" in text
     assert "\x1b[" not in text and max(len(line) for line in text.splitlines()) <= 60
 
-    bad = cli("runs", "chart", runs[0], "valid/auc", "--out", tmp_path / "auc.png")
-    assert bad.rc == 2 and "must end in .svg or .txt" in bad.err and not (tmp_path / "auc.png").exists()
+    bad = cli("runs", "chart", runs[0], "valid/auc", "--out", tmp_path / "auc.jpg")
+    assert bad.rc == 2 and "must end in .svg, .png or .txt" in bad.err and not (tmp_path / "auc.jpg").exists()
     bad = cli("runs", "chart", runs[0], "valid/f1", "--out", svg)
     assert bad.rc == 2 and "has metric 'valid/f1'" in bad.err and "valid/auc, valid/logloss" in bad.err
     bad = cli("runs", "chart", runs[0], "valid/auc", "--out", svg, "--width", "10")

@@ -25,6 +25,7 @@ from textual.timer import Timer
 
 from tui_mlops.errors import MlopsError
 from tui_mlops.store.home import TMP_PREFIX, Home
+from tui_mlops.tui.chart_export import CHART_BINDING, ChartSaving
 from tui_mlops.tui.commands import MlopsCommands
 from tui_mlops.tui.messages import (
     DatasetListShown, DatasetsChanged, InboxProcessed, RunsChanged, StoreFilesChanged, TaskFinished,
@@ -43,7 +44,7 @@ def _mode_binding(mode: str, key: str, label: str) -> Binding:
                    tooltip=f"Go to the {label} screen")
 
 
-class MlopsApp(App[int], inherit_bindings=False):
+class MlopsApp(ChartSaving, App[int], inherit_bindings=False):
     """mlops-tui. `MlopsApp(home).run()`; see `run_app`."""
 
     CSS_PATH = "app.tcss"
@@ -63,7 +64,7 @@ class MlopsApp(App[int], inherit_bindings=False):
                 tooltip="Leave mlops-tui from anywhere, even a text field"),
         Binding("escape", "back", "Back", show=False, id="app.back",
                 tooltip="Close the view on top and go back"),
-        SCREENSHOT_BINDING,
+        SCREENSHOT_BINDING, CHART_BINDING,
         Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help_quit",
                 tooltip="Explains that ctrl+q (or q) quits"),
     ]

@@ -98,6 +98,12 @@ def refresh_seconds(app: App, default: float) -> float:
     return 1.0 / settings.refresh_hz if settings is not None else default
 
 
+def chart_marker(app: App) -> str:
+    """The config's chart_marker ("braille", "block" or "ascii"; "braille" without settings)."""
+    settings = getattr(app, "mlops_settings", None)
+    return settings.chart_marker if settings is not None else Settings().chart_marker
+
+
 def install_hangup_handler(app: App) -> Callable[[], None]:
     """On SIGHUP (the terminal or SSH session went away) ask the app to exit with 129, so it
     unmounts and stops its watchers; jobs run detached and carry on. Returns an undo function."""

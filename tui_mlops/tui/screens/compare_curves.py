@@ -203,6 +203,7 @@ class CurvesPane(Vertical):
             return
         chart = self.query_one(CurveChart)
         chart.empty_text = f"{curves.key}: no run logged it over steps"
+        chart.title = curves.key  # names the saved file's chart (ctrl+e)
         chart.plot(curves.series, self.log_y)
         notes = [f"{curves.key}: {len(curves.series)} of {len(self.cmp.runs)} runs drawn",
                  "log y" if self.log_y else "linear y", "l toggles"]

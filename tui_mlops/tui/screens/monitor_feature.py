@@ -19,6 +19,7 @@ from tui_mlops.tui.screens.monitor_panes import (
     feature_history, get, latest_window, num, verdict, window_columns,
 )
 from tui_mlops.tui.screens.run_detail_panes import set_line
+from tui_mlops.tui.settings_apply import chart_marker
 from tui_mlops.tui.widgets.line_chart import LineChart
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class FeatureScreen(ShellScreen):
             yield Static("drawing …", id="feature-ref", markup=False)
             yield Static("drawing …", id="feature-cur", markup=False)
         yield LineChart("no window yet: the score over time appears with the first batch",
-                        id="feature-score")
+                        x_label="window", id="feature-score")
 
     def on_mount(self) -> None:
         self.show_state(self.state, self.profile)
@@ -88,15 +89,17 @@ class FeatureScreen(ShellScreen):
         self._plot_scores(col.get("threshold"))
         pane = self.query_one("#feature-cur", Static).content_size
         size = (pane.width, pane.height)
-        signature = (len(get(state, "windows") or []), get(state, "rows"), self.column, size)
+        marker = chart_marker(self.app)
+        signature = (len(get(state, "windows") or []), get(state, "rows"), self.column, size, marker)
         if signature != self._drawn_for:
             self._drawn_for = signature
             self._request += 1
-            self._draw(self._request, size)
+            self._draw(self._request, size, marker)
 
     def _plot_scores(self, threshold: Any) -> None:
         scores, _flags = feature_history(self.state, self.column)
         chart = self.query_one("#feature-score", LineChart)
+        chart.title = f"{self.monitor} · {self.column} drift score"  # n / p change the column
         if not scores:
             chart.clear()
             return
@@ -108,10 +111,10 @@ class FeatureScreen(ShellScreen):
         chart.plot(series, force=True)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-feature-draw")
-    def _draw(self, request: int, size: tuple[int, int]) -> None:
+    def _draw(self, request: int, size: tuple[int, int], marker: str) -> None:
         try:
             ref, cur = histogram_pair(self.owner.home, self.monitor, self.profile, self.state,
-                                      self.column, *size)
+                                      self.column, *size, marker=marker)
         except Exception as exc:  # noqa: BLE001 - a chart that fails must not crash the screen
             ref = cur = f"cannot draw: {' '.join(str(exc).split())}"
         self.post_message(self.HistogramsDrawn(request, ref, cur))

@@ -20,12 +20,16 @@ TAIL_BLOCK = 1 << 18  # events.jsonl is read backwards in blocks until the windo
 
 
 def histogram_pair(home: Any, monitor: str, reference: Any, state: Any, column: str, width: int,
-                   height: int) -> tuple[str, str]:
-    """(reference text, current text) for `column`, each drawn `width` x `height`."""
+                   height: int, marker: str | None = None) -> tuple[str, str]:
+    """(reference text, current text) for `column`, each drawn `width` x `height` in the
+    chart_marker style `marker` (None: plotext's own bars)."""
     if width < 20 or height < 5:
         msg = "too small to draw (make the terminal larger)"
         return msg, msg
+    from tui_mlops.charts import bar_marker
     from tui_mlops.monitoring.reference import profile_columns
+
+    marker = bar_marker(marker)
 
     ref_col = profile_columns((reference or {}).get("profile") or {}).get(column)
     if ref_col is None:
@@ -38,8 +42,8 @@ def histogram_pair(home: Any, monitor: str, reference: Any, state: Any, column: 
         if not bins or not bins.get("edges"):
             msg = f"{column}: the reference has no values to bin"
             return msg, msg
-        return _numeric(column, ref_col, bins["edges"], cur, width, height)
-    return _categorical(column, ref_col, cur, width, height)
+        return _numeric(column, ref_col, bins["edges"], cur, width, height, marker)
+    return _categorical(column, ref_col, cur, width, height, marker)
 
 
 def window_summary(home: Any, monitor: str, keys: list[str], column: str) -> dict | None:
@@ -112,7 +116,7 @@ def _reference_bins(ref_col: dict, edges: Any) -> Any:
 
 
 def _numeric(column: str, ref_col: dict, edges_list: list, cur: dict | None, width: int,
-             height: int) -> tuple[str, str]:
+             height: int, marker: str | None) -> tuple[str, str]:
     import numpy as np
 
     from tui_mlops import charts
@@ -162,13 +166,13 @@ def _numeric(column: str, ref_col: dict, edges_list: list, cur: dict | None, wid
             ref_hist, cur_hist = np.insert(ref_hist, 0, 0.0), np.insert(cur_hist, 0, below)
     unit = f" (scaled to {int(total)})" if total > 0 else ""
     ref_text = charts.histogram_text({"name": f"reference {column}{unit}", "histogram": {
-        "edges": display.tolist(), "counts": np.rint(ref_hist).astype(int).tolist()}}, width, height)
+        "edges": display.tolist(), "counts": np.rint(ref_hist).astype(int).tolist()}}, width, height, marker)
     if cur_hist is None:
         return ref_text, f"{column}: no batch in the window yet"
     cur_text = charts.histogram_text({"name": f"current {column} ({int(total)} values)",
                                       "histogram": {"edges": display.tolist(),
                                                     "counts": np.rint(cur_hist).astype(int).tolist()}},
-                                     width, height)
+                                     width, height, marker)
     return ref_text, cur_text
 
 
@@ -178,7 +182,7 @@ def _key(value: Any) -> str:
 
 
 def _categorical(column: str, ref_col: dict, cur: dict | None, width: int,
-                 height: int) -> tuple[str, str]:
+                 height: int, marker: str | None) -> tuple[str, str]:
     from tui_mlops import charts
     from tui_mlops.monitoring.summaries import OTHER
 
@@ -199,10 +203,10 @@ def _categorical(column: str, ref_col: dict, cur: dict | None, width: int,
     ref_top = [{"value": label[v], "count": round(ref.get(v, 0.0) * scale)} for v in order]
     # (top_values_text labels the axis "rows (NAME)"; plotext drops a label wider than the plot.)
     ref_text = charts.top_values_text({"name": f"reference {column}", "top_values": ref_top},
-                                      width, height)
+                                      width, height, marker)
     if not cur_counts:
         return ref_text, f"{column}: no batch in the window yet"
     cur_top = [{"value": label[v], "count": round(cur_counts.get(v, 0.0))} for v in order]
     cur_text = charts.top_values_text({"name": f"current {column}", "top_values": cur_top},
-                                      width, height)
+                                      width, height, marker)
     return ref_text, cur_text

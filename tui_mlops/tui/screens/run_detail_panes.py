@@ -222,10 +222,12 @@ class SystemPane(Vertical):
         yield Static("", classes="system-note")
         with Horizontal(classes="system-row"):
             for title, _keys in SYSTEM_CHARTS[:2]:
-                yield LineChart(f"{title}: no samples yet", classes="system-chart")
+                yield LineChart(f"{title}: no samples yet", title=title, x_label="seconds since start",
+                                classes="system-chart")
         with Horizontal(classes="system-row system-gpu"):
             for title, _keys in SYSTEM_CHARTS[2:]:
-                yield LineChart(f"{title}: no samples yet", classes="system-chart")
+                yield LineChart(f"{title}: no samples yet", title=title, x_label="seconds since start",
+                                classes="system-chart")
 
     def keys_needed(self) -> list[str]:
         return [k for _title, keys in SYSTEM_CHARTS for k in keys]

@@ -1,4 +1,5 @@
-"""Chart widgets: a column's histogram or top values, drawn as plotext text sized to the widget."""
+"""Chart widgets: a column's histogram or top values, drawn as plotext text sized to the widget
+(with the config's chart_marker)."""
 
 from __future__ import annotations
 
@@ -30,13 +31,16 @@ class ColumnChart(Widget):
         self.refresh()
 
     def chart_text(self, width: int, height: int) -> str:
+        from tui_mlops.tui.settings_apply import chart_marker
+
         col = self._column
         if col is None:
             return "select a column to see its distribution"
-        key = (col.get("name"), width, height)
+        marker = chart_marker(self.app)
+        key = (col.get("name"), width, height, marker)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        text = _draw(col, width, height)
+        text = _draw(col, width, height, marker)
         self._cache = (key, text)
         return text
 
@@ -45,7 +49,7 @@ class ColumnChart(Widget):
         return Text(self.chart_text(size.width, size.height), no_wrap=True, overflow="crop")
 
 
-def _draw(col: dict[str, Any], width: int, height: int) -> str:
+def _draw(col: dict[str, Any], width: int, height: int, marker: str | None = None) -> str:
     from tui_mlops import charts
 
     name = col.get("name", "?")
@@ -53,9 +57,9 @@ def _draw(col: dict[str, Any], width: int, height: int) -> str:
         return f"{name}: too small to draw (make the terminal larger)"
     try:
         if col.get("histogram"):
-            return charts.histogram_text(col, width, height)
+            return charts.histogram_text(col, width, height, charts.bar_marker(marker))
         if col.get("top_values"):
-            return charts.top_values_text(col, width, height)
+            return charts.top_values_text(col, width, height, charts.bar_marker(marker))
     except Exception as exc:  # noqa: BLE001 - a chart that fails to draw must not crash the screen
         return f"{name}: cannot draw chart ({exc})"
     return f"{name}: no histogram or top values for this {col.get('kind', '?')} column"

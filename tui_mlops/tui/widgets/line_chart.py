@@ -17,7 +17,11 @@ Series = dict[str, tuple[list[float], list[float]]]
 
 
 class LineChart(Widget):
-    """`plot(series, log_y=...)` shows the series; `text` is what is drawn now (for tests too)."""
+    """`plot(series, log_y=...)` shows the series; `text` is what is drawn now (for tests too).
+
+    Drawn with the config's chart_marker; `title` and `x_label` name the chart when it is saved
+    as a file (ctrl+e); without a title the series' names stand in.
+    """
 
     class Drawn(Message):
         """The chart's text for one request is ready."""
@@ -27,10 +31,12 @@ class LineChart(Widget):
             self.text = text
             self.request = request
 
-    def __init__(self, empty_text: str = "nothing to chart yet", *, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, empty_text: str = "nothing to chart yet", *, title: str = "",
+                 x_label: str = "step", id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.empty_text = empty_text
+        self.title = title
+        self.x_label = x_label
         self.series: Series = {}
         self.log_y = False
         self._text = empty_text
@@ -56,9 +62,12 @@ class LineChart(Widget):
         self._redraw(False)
 
     def _redraw(self, force: bool) -> None:
+        from tui_mlops.tui.settings_apply import chart_marker
+
         size = self.content_size
+        marker = chart_marker(self.app)
         signature = (tuple((k, len(v[1])) for k, v in self.series.items()), self.log_y,
-                     size.width, size.height, self.empty_text)
+                     size.width, size.height, self.empty_text, marker)
         if not force and signature == self._drawn_for:
             return
         self._drawn_for = signature
@@ -71,14 +80,15 @@ class LineChart(Widget):
             self._text = "too small to draw (make the terminal larger)"
             self.refresh()
             return
-        self._draw(dict(self.series), self.log_y, size.width, size.height, self._request)
+        self._draw(dict(self.series), self.log_y, size.width, size.height, marker, self._request)
 
     @work(thread=True, exclusive=True, group="line-chart", exit_on_error=False)
-    def _draw(self, series: Series, log_y: bool, width: int, height: int, request: int) -> None:
+    def _draw(self, series: Series, log_y: bool, width: int, height: int, marker: str,
+              request: int) -> None:
         from tui_mlops.charts import line_chart_text
 
         try:
-            text = line_chart_text(series, width, height, log_y=log_y)
+            text = line_chart_text(series, width, height, log_y=log_y, marker=marker)
         except Exception as exc:  # noqa: BLE001 - a chart that fails to draw must not crash the app
             text = f"cannot draw the chart: {' '.join(str(exc).split())}"
         self.post_message(self.Drawn(text, request))
