@@ -39,8 +39,9 @@ def is_loopback(host: str) -> bool:
 
 
 def served_command(home: Path) -> str:
-    """The shell command textual-serve starts for each browser session."""
-    return shlex.join([sys.executable, "-m", "tui_mlops", "--home", str(home)])
+    """The shell command textual-serve starts for each browser session. `exec`: the app itself is
+    the server's child (no shell in between), so it can die with the server (see tui.serve)."""
+    return "exec " + shlex.join([sys.executable, "-m", "tui_mlops.tui.serve", "--home", str(home)])
 
 
 def cmd_serve(args: argparse.Namespace, home_path: Path) -> int:

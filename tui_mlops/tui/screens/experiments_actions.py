@@ -15,12 +15,13 @@ from textual import work
 
 from tui_mlops.errors import MlopsError
 from tui_mlops.tui.screens.experiments_groups import GroupView
+from tui_mlops.tui.settings_apply import refresh_seconds
 from tui_mlops.tui.widgets.run_grid import column_keys
 
 if TYPE_CHECKING:
     from tui_mlops.store.home import Home
 
-REFRESH_EVERY = 0.5  # seconds: live updates redraw the page at most twice a second
+REFRESH_EVERY = 0.5  # seconds: live updates redraw the page at most 2 Hz (settings: refresh_hz)
 STALE_AFTER = 2.0    # seconds away after which coming back re-reads the page
 EXPECT_FOR = 15.0    # seconds to keep looking for a run just started
 EXPECT_EVERY = 0.3
@@ -292,7 +293,8 @@ class LiveRefresh:
     def _schedule_refresh(self) -> None:
         if self._refresh_timer is not None:
             return
-        wait = max(0.05, self._last_refresh + REFRESH_EVERY - time.monotonic())
+        every = refresh_seconds(self.app, REFRESH_EVERY)  # type: ignore[attr-defined]
+        wait = max(0.05, self._last_refresh + every - time.monotonic())
         self._refresh_timer = self.set_timer(wait, self._refresh_now)
 
     def _refresh_now(self) -> None:

@@ -27,8 +27,9 @@ from tui_mlops.tui.screens.models_panes import (
     history_cells, metric_keys, metric_label, model_cells, version_cells,
 )
 from tui_mlops.tui.screens.run_detail_panes import set_line
+from tui_mlops.tui.settings_apply import refresh_seconds
 
-POLL_S = 1.0
+POLL_S = 1.0  # without settings; with them 1/refresh_hz (how soon a registry change shows)
 
 
 def _bind(key: str, action: str, label: str, name: str, tip: str, show: bool = True) -> Binding:
@@ -108,7 +109,7 @@ class ModelsScreen(VersionActions, ShellScreen):
         for key, label in HISTORY_COLUMNS:
             history.add_column(label, key=key)
         self.query_one("#models-body").display = False
-        self._timer = self.set_interval(POLL_S, self._poll, name="models-poll")
+        self._timer = self.set_interval(refresh_seconds(self.app, POLL_S), self._poll, name="models-poll")
         self.live = self.is_current
         self.reload()
 

@@ -28,7 +28,9 @@ from tui_mlops.tui.screens.monitor_panes import (
     severity, system_text,
 )
 from tui_mlops.tui.screens.run_detail_panes import set_line
+from tui_mlops.tui.settings_apply import refresh_seconds
 
+# Defaults without settings; with them both are 1/refresh_hz (the poll also redraws System).
 POLL_S = 1.0
 MIN_GAP_S = 0.5  # at most ~2 state reads a second, however fast batches land
 
@@ -115,7 +117,8 @@ class MonitorScreen(MonitorLive, ShellScreen):
         self.query_one("#monitor-list", KeyedTable).add_column("monitor", key="name")
         self.query_one("#monitor-body").display = False
         self.query_one("#monitor-left").display = False
-        self._poll_timer = self.set_interval(POLL_S, self._poll, name="monitor-poll")
+        self._poll_timer = self.set_interval(refresh_seconds(self.app, POLL_S), self._poll,
+                                             name="monitor-poll")
         self.reload()
         self._poll()
 
@@ -148,7 +151,7 @@ class MonitorScreen(MonitorLive, ShellScreen):
         if not self.live:
             self._signature = None  # read again when shown
             return
-        wait = self._last_load + MIN_GAP_S - time.monotonic()
+        wait = self._last_load + refresh_seconds(self.app, MIN_GAP_S) - time.monotonic()
         if wait <= 0:
             self.reload()
         elif self._refresh_timer is None:

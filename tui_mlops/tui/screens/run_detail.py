@@ -31,8 +31,9 @@ from tui_mlops.tui.screens.run_detail_panes import (
     problem_text, set_line, short_ref, status_content, when_text,
 )
 from tui_mlops.tui.screens.run_history import LogTail, RunHistory, last_lines, metric_direction
+from tui_mlops.tui.settings_apply import refresh_seconds
 
-TICK_S = 0.5  # live redraws at most 2 Hz
+TICK_S = 0.5  # live redraws at most 2 Hz without settings; with them 1/refresh_hz
 DETAIL_EVERY_S = 5.0  # re-read the folded run this often while it is active (status, artifacts)
 LOG_LINES = 1000
 
@@ -154,7 +155,7 @@ class RunDetailScreen(RunActions, ShellScreen):
         self.query_one("#metrics-table", KeyedTable).add_columns(
             "metric", "last", "min", "max", "best", "best step", "last step", "points")
         self.query_one("#artifacts-table", KeyedTable).add_columns("path", "kind", "size", "sha256")
-        self._timer = self.set_interval(TICK_S, self._tick)
+        self._timer = self.set_interval(refresh_seconds(self.app, TICK_S), self._tick)
         self.load_detail()
 
     def on_screen_suspend(self) -> None:
