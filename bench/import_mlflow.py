@@ -1,7 +1,7 @@
 """Bench: importing an MLflow store vs reading the same data through MLflow's own API, same machine, same run.
 
 Usage (needs the bench extra: mlflow, pandas): python bench/import_mlflow.py [--backend file|sqlite]
-        [--runs N] [--metrics M] [--steps S] [--sample K] [--seed X]
+        [--runs N] [--metrics M] [--steps S] [--sample K] [--seed X] [--jobs J]
 1. Generates an MLflow store with the real client (MlflowClient.log_batch, up to 1,000 metric points a
    call; one timestamp per step, as a training loop logs): N runs x M metrics x S steps. It is cached
    under bench/_work/ and reused when one with the same parameters exists.
@@ -67,6 +67,37 @@ def client_for(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+def _log_runs(uri: str, eid: str, runs: list[int], metrics: int, steps: int, seed: int, base_ms: int,
+              total: int) -> None:
+    """Log the given run numbers with the real client (one process of the generation)."""
+    client = client_for(uri)
+    from mlflow.entities import Metric, Param
+
+    keys = [f"m{k:02d}" for k in range(metrics)]
+    steps_per_call = max(1, BATCH // max(1, metrics))
+    report_every = max(1, len(runs) // 5)
+    t0 = time.perf_counter()
+    for i, r in enumerate(runs):
+        rng = random.Random(seed * 1_000_003 + r)
+        rid = client.create_run(eid, run_name=f"run-{r}").info.run_id
+        params = [Param("lr", repr(rng.choice([0.1, 0.03, 0.01]))), Param("depth", str(rng.randint(2, 12))),
+                  Param("seed", str(r))]
+        client.log_batch(rid, params=params)
+        offs = [rng.random() for _ in keys]
+        t_ms = base_ms + r * steps
+        for s0 in range(0, steps, steps_per_call):
+            batch = []
+            for s in range(s0, min(steps, s0 + steps_per_call)):
+                ts = t_ms + s
+                batch.extend(Metric(k, offs[j] + 1.0 / (s + 1), ts, s) for j, k in enumerate(keys))
+            client.log_batch(rid, metrics=batch)
+        client.set_terminated(rid)
+        if (i + 1) % report_every == 0:
+            el = time.perf_counter() - t0
+            print(f"  [{os.getpid()}] generated {i + 1:,}/{len(runs):,} of its runs ({total:,} in all) in {fmt(el)} "
+                  f"(~{el / (i + 1) * (len(runs) - i - 1):.0f} s left)", flush=True)
+
+
 def generate(args, folder: Path, uri: str) -> tuple[float | None, dict]:
     """Build the store (or reuse the cached one); returns (seconds taken or None if cached, its manifest)."""
     done = folder / "manifest.json"
@@ -79,33 +110,19 @@ def generate(args, folder: Path, uri: str) -> tuple[float | None, dict]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     client = client_for(uri)
-    from mlflow.entities import Metric, Param
-
-    rng = random.Random(args.seed)
-    keys = [f"m{k:02d}" for k in range(args.metrics)]
-    steps_per_call = max(1, BATCH // max(1, args.metrics))
     eid = client.create_experiment(EXPERIMENT, artifact_location=(folder / "artifacts").resolve().as_uri())
-    t0 = time.perf_counter()
     base_ms = int(time.time() * 1000) - args.runs * args.steps
-    report_every = max(1, args.runs // 10)
-    for r in range(args.runs):
-        rid = client.create_run(eid, run_name=f"run-{r}").info.run_id
-        params = [Param("lr", repr(rng.choice([0.1, 0.03, 0.01]))), Param("depth", str(rng.randint(2, 12))),
-                  Param("seed", str(r))]
-        client.log_batch(rid, params=params)
-        offs = [rng.random() for _ in keys]
-        t_ms = base_ms + r * args.steps
-        for s0 in range(0, args.steps, steps_per_call):
-            batch = []
-            for s in range(s0, min(args.steps, s0 + steps_per_call)):
-                ts = t_ms + s
-                batch.extend(Metric(k, offs[j] + 1.0 / (s + 1), ts, s) for j, k in enumerate(keys))
-            client.log_batch(rid, metrics=batch)
-        client.set_terminated(rid)
-        if (r + 1) % report_every == 0:
-            el = time.perf_counter() - t0
-            print(f"  generated {r + 1:,}/{args.runs:,} runs in {fmt(el)} "
-                  f"(~{el / (r + 1) * (args.runs - r - 1):.0f} s left)", flush=True)
+    jobs = max(1, min(args.jobs, args.runs))
+    chunks = [list(range(j, args.runs, jobs)) for j in range(jobs)]
+    t0 = time.perf_counter()
+    if jobs == 1:
+        _log_runs(uri, eid, chunks[0], args.metrics, args.steps, args.seed, base_ms, args.runs)
+    else:  # each process has its own client, as parallel training jobs would; the file store is per-run folders
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            pool.starmap(_log_runs, [(uri, eid, c, args.metrics, args.steps, args.seed, base_ms, args.runs)
+                                     for c in chunks])
     took = time.perf_counter() - t0
     manifest = dict(want, experiment_id=eid, points=args.runs * args.metrics * args.steps,
                     generation_s=round(took, 3), mlflow_version=sys.modules["mlflow"].__version__)
@@ -160,6 +177,7 @@ def main() -> int:
     p.add_argument("--sample", type=int, default=None,
                    help="runs whose histories MLflow reads, scaled to all (default all if runs <= 200, else 100)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="processes that generate the store (each its own client)")
     args = p.parse_args()
     if args.sample is None:
         args.sample = args.runs if args.runs <= 200 else 100

@@ -8,12 +8,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
 from tui_mlops.errors import InputError
-from tui_mlops.importers.mlflow_import import import_mlflow, our_run_id
+from tui_mlops.importers.mlflow_import import ImportCancelled, import_mlflow, our_run_id
 from tui_mlops.store.events import read_events
 
 pytest.importorskip("mlflow")
@@ -32,6 +33,10 @@ MAKE = textwrap.dedent('''
             mlflow.log_params({"lr": 0.1, "leaves": 7})
             mlflow.set_tag("mlflow.note.content", "hello note")
             mlflow.set_tag("team", "risk")
+            import pandas as pd
+            frame = pd.DataFrame(X[:5], columns=["a", "b", "c"])
+            mlflow.log_input(mlflow.data.from_pandas(frame, source="s3://bucket/train.csv", name="train-v1"),
+                             context="training")
             for s in range(5):
                 mlflow.log_metrics({"loss": 1.0 / (s + 1), "valid/auc": 0.5 + s / 20}, step=s)
             with open(art + "/a.txt", "w") as fh:
@@ -84,25 +89,39 @@ def _events(home, uuid: str) -> list[dict]:
 @pytest.mark.parametrize("backend", ["file", "sqlite"])
 def test_import_counts_values_idempotent_incremental(tmp_path: Path, home, backend: str) -> None:
     from tui_mlops.registry.models import list_models, resolve_model
-    from tui_mlops.tracking.query import get_run
+    from tui_mlops.tracking.query import get_run, metric_histories, metric_history
 
     src = tmp_path / "src"
     src.mkdir()
     ids = _make(src, backend)
     points = sum(sum(h.values()) for h in ids["hist"].values())
-    r = import_mlflow(home, _source(src, backend))
-    assert r.added == {"experiments": 1, "runs": 4, "params": 2, "metric_points": points, "artifacts": 2,
-                       "model_versions": 1}, r
-    assert r.skipped == []
+    seen: list[float] = []
+    r = import_mlflow(home, _source(src, backend), progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 2
+    assert r.added == {"experiments": 1, "runs": 4, "params": 2, "metric_points": points, "artifacts": 3,
+                       "model_versions": 1, "dataset_inputs": 1}, r
+    assert r.skipped == ["experiment 'Default': no runs"]
     parent = get_run(home, our_run_id(ids["parent"]))
     assert parent.status == "finished" and parent.note == "hello note"
     assert parent.params["lr"] in ("0.1", 0.1)
+    assert parent.tags["mlflow.inputs"].startswith("train-v1@") and parent.tags["mlflow.inputs"].endswith("(training)")
+    logged = json.loads((home.runs_dir / parent.run_id / "artifacts/mlflow_inputs.json").read_text())
+    assert [(d["name"], d["source"], d["context"]) for d in logged] == [("train-v1", "s3://bucket/train.csv",
+                                                                          "training")]
+    assert [c["name"] for c in json.loads(logged[0]["schema"])["mlflow_colspec"]] == ["a", "b", "c"]
     child = _events(home, ids["child"])
     assert child[0]["parent_run_id"] == our_run_id(ids["parent"])
     assert child[0]["tags"]["mlflow.run_id"] == ids["child"]
-    loss = [(e["step"], e["values"]["loss"]) for e in _events(home, ids["parent"])
-            if e["type"] == "metrics" and "loss" in e["values"]]
-    assert (4, 0.2) in loss and (0, 1.0) in loss
+    steps, loss = metric_history(home, our_run_id(ids["parent"]), "loss")
+    assert len(loss) == ids["hist"][ids["parent"]]["loss"]  # every point, as MLflow's history has them
+    assert dict(zip(steps, loss)) == {0.0: 1.0, 1.0: 1 / 2, 2.0: 1 / 3, 3.0: 1 / 4, 4.0: 1 / 5}
+    assert get_run(home, our_run_id(ids["parent"])).metrics["valid/auc"] == pytest.approx(0.7)
+    hist = metric_histories(home, [our_run_id(ids["parent"])], "loss")[our_run_id(ids["parent"])]
+    assert hist == (steps, loss)  # the catalog indexed the same points
+    from tui_mlops.tui.screens.run_history import RunHistory
+
+    live_view = RunHistory(home.runs_dir / our_run_id(ids["parent"]))  # what the run detail screen draws
+    assert live_view.read_new() and sorted(zip(*live_view.snapshot(["loss"])["loss"])) == sorted(zip(steps, loss))
     statuses = {get_run(home, our_run_id(u)).status for u in ids["hist"]}
     assert statuses == {"finished", "failed", "running"}
     mv = resolve_model(home, "churn@champion")
@@ -122,7 +141,7 @@ def test_import_counts_values_idempotent_incremental(tmp_path: Path, home, backe
     assert import_mlflow(home, _source(src, backend)).added == dict.fromkeys(COUNTS, 0)
 
 
-COUNTS = ("experiments", "runs", "params", "metric_points", "artifacts", "model_versions")
+COUNTS = ("experiments", "runs", "params", "metric_points", "artifacts", "model_versions", "dataset_inputs")
 
 
 def _no_runs(home) -> bool:
@@ -141,6 +160,11 @@ def test_corrupt_stores_name_the_file_and_import_nothing(tmp_path: Path, home) -
         import_mlflow(home, str(src / "mlruns"))
     assert _no_runs(home)
     metric.write_bytes(good)
+    stop = threading.Event()
+    stop.set()  # Ctrl-C on the CLI sets it: nothing may be moved in
+    with pytest.raises(ImportCancelled, match="nothing was imported"):
+        import_mlflow(home, str(src / "mlruns"), cancel=stop)
+    assert _no_runs(home)
     meta = exp_dir / ids["child"] / "meta.yaml"
     meta.unlink()
     with pytest.raises(InputError, match=f"{meta}: missing"):
@@ -163,8 +187,11 @@ def test_cli_import(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     _make(src, "sqlite")
-    res = run_cli("import", "mlflow", f"sqlite:///{src}/mlflow.db", "--json", home=tmp_path / "home")
+    res = run_cli("import", "mlflow", f"sqlite:///{src}/mlflow.db", "--json", "--progress", home=tmp_path / "home")
     assert res.rc == 0, res.err
     assert res.json()["added"]["runs"] == 4
+    assert "importing sqlite:///" in res.err and res.err.rstrip().endswith("100%")
+    res = run_cli("runs", "list", "--json", home=tmp_path / "home")
+    assert res.rc == 0 and res.json()["total"] == 4 and res.json()["best"]["loss"]["value"] == 0.2, res.err
     res = run_cli("import", "mlflow", str(src / "nope"), home=tmp_path / "home")
     assert res.rc != 0 and "no such MLflow store" in res.err

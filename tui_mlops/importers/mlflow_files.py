@@ -3,6 +3,7 @@ meta.yaml files, and artifact-URI re-rooting. Never imports mlflow, never unpick
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,23 @@ class MlRun:
     artifact_dir: Path | None
     where: str                  # the file or table it came from, for errors
     handle: Any = None          # reader-specific (the run folder, or None)
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # logged datasets (dataset_input)
+
+
+def dataset_input(name: Any, digest: Any, source_type: Any, source: Any, schema: Any, profile: Any,
+                  tags: dict[str, Any]) -> dict[str, Any]:
+    """A logged dataset input as we keep it: MLflow's fields, the source's URI pulled out."""
+    uri = source
+    try:
+        parsed = json.loads(source) if isinstance(source, str) else None
+        if isinstance(parsed, dict):
+            uri = parsed.get("uri") or parsed.get("url") or parsed.get("path") or source
+    except ValueError:
+        pass
+    tags = {str(k): str(v) for k, v in tags.items()}
+    return {"name": str(name or ""), "digest": str(digest or ""), "source_type": str(source_type or ""),
+            "source": str(uri or ""), "context": tags.pop("mlflow.data.context", ""), "tags": tags,
+            "schema": schema, "profile": profile}
 
 
 @dataclass
@@ -75,6 +93,35 @@ def _scalar(text: str) -> Any:
         return t
 
 
+def _open_quote(value: str) -> bool:
+    """Whether a quoted YAML scalar starts here but does not end on this line."""
+    t = value.strip()
+    if t[:1] == "'":
+        return not (len(t) >= 2 and t[1:].replace("''", "").endswith("'"))
+    if t[:1] == '"':
+        body = t[1:]
+        return not (body.endswith('"') and (len(body) - len(body[:-1].rstrip("\\")) - 1) % 2 == 0)
+    return False
+
+
+def _joined_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line), a quoted scalar that YAML folded over several lines joined into one
+    (its line breaks become spaces, as YAML reads them): MLflow writes long dataset schemas so."""
+    out: list[tuple[int, str]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        no, line = i + 1, lines[i]
+        i += 1
+        _, sep, value = line.partition(":")
+        if sep and _open_quote(value):
+            while i < len(lines) and _open_quote(line.partition(":")[2]):
+                line = line.rstrip() + " " + lines[i].strip()
+                i += 1
+        out.append((no, line))
+    return out
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     """The top-level keys of a meta.yaml (nested maps one level deep, lists of scalars)."""
     try:
@@ -86,7 +133,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     parent: str | None = None
     level = 0  # the indent of the current key's children; deeper lines are not needed
-    for no, line in enumerate(text.splitlines(), 1):
+    for no, line in _joined_lines(text):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         indent = len(line) - len(line.lstrip())
@@ -199,10 +246,27 @@ class FileStore:
             status = STATUS_NAMES.get(status, str(status)) if isinstance(status, int) else str(status or "FINISHED")
             tags = _kv_folder(rdir / "tags")
             art = local_path(meta.get("artifact_uri"), self.bases) or (rdir / "artifacts")
+            inputs = self._inputs(rdir, folder / "datasets")
             out.append(MlRun(uuid=uuid, experiment=exp.name, name=str(meta.get("run_name") or tags.get(
                 "mlflow.runName") or uuid[:8]), status=status, start_ms=_ms(meta.get("start_time")),
                 end_ms=_ms(meta.get("end_time")), params=_kv_folder(rdir / "params"), tags=tags,
-                artifact_dir=art if art.is_dir() else None, where=str(meta_path), handle=rdir))
+                artifact_dir=art if art.is_dir() else None, where=str(meta_path), handle=rdir, inputs=inputs))
+        return out
+
+    def _inputs(self, rdir: Path, datasets: Path) -> list[dict[str, Any]]:
+        """The datasets a run logged: inputs/<id>/meta.yaml points to the experiment's datasets/<id>."""
+        folder = rdir / "inputs"
+        if not folder.is_dir():
+            return []
+        out = []
+        for entry in sorted(os.listdir(folder)):
+            meta = read_meta(folder / entry / "meta.yaml")
+            if str(meta.get("source_type")) != "DATASET":
+                continue
+            ds = read_meta(datasets / str(meta.get("source_id")) / "meta.yaml")
+            tags = meta.get("tags") if isinstance(meta.get("tags"), dict) else {}
+            out.append(dataset_input(ds.get("name"), ds.get("digest"), ds.get("source_type"), ds.get("source"),
+                                     ds.get("schema"), ds.get("profile"), tags))
         return out
 
     def metrics(self, run: MlRun) -> Points:

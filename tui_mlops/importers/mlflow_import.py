@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import polars as pl
 
 from tui_mlops.errors import InputError, MlopsError
-from tui_mlops.importers.mlflow_files import OUR_STATUS, FileStore, MlModelVersion, MlRun, local_path, read_meta
+from tui_mlops.importers.mlflow_files import OUR_STATUS, FileStore, MlModelVersion, MlRun, local_path
+from tui_mlops.importers.mlflow_models import SKOPS_FILE, ModelFile, model_file
+from tui_mlops.importers.mlflow_points import reader_points
+from tui_mlops.store.catalog import open_catalog
 from tui_mlops.store.events import append_events, read_events
 from tui_mlops.store.home import Home
 
 NOTE_TAG, PARENT_TAG, RUN_TAG = "mlflow.note.content", "mlflow.parentRunId", "mlflow.run_id"
-COUNTED = ("experiments", "runs", "params", "metric_points", "artifacts", "model_versions")
+COUNTED = ("experiments", "runs", "params", "metric_points", "artifacts", "model_versions", "dataset_inputs")
+INPUTS_TAG, INPUTS_FILE = "mlflow.inputs", "artifacts/mlflow_inputs.json"
+CHUNK_RUNS = 100  # runs whose metric files are parsed together (bounds memory, amortises the parse)
+_EMPTY = pl.DataFrame(schema={"key": pl.Utf8, "ts": pl.Int64, "value": pl.Float64, "step": pl.Int64})
 
 
 @dataclass
@@ -28,6 +36,7 @@ class ImportResult:
     added: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     present: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     skipped: list[str] = field(default_factory=list)
+    unpickled: list[str] = field(default_factory=list)  # models loaded from a pickle (--trust-pickles)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,12 +62,6 @@ def open_source(path_or_uri: str) -> Any:
     from tui_mlops.importers.mlflow_sqlite import SqliteStore
 
     return SqliteStore(path)
-
-
-def _num(v: float) -> str:
-    if math.isfinite(v):
-        return repr(v)
-    return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
 
 
 def _sha_copy(src: Path, dst: Path) -> tuple[str, int]:
@@ -96,7 +99,8 @@ class _Existing:
         self.params: dict[str, Any] = {}
         self.tags: dict[str, str] = {}
         self.note: str | None = None
-        self.points: Counter[tuple[str, int, int, str]] = Counter()
+        self.counts: Counter[str] = Counter()  # points per metric key
+        self.files = 0  # points files (metrics-N.parquet) so far
         self.artifacts: dict[str, str] = {}
         self.ended = False
         self.seq = 0
@@ -113,12 +117,12 @@ class _Existing:
             elif t == "note":
                 self.note = ev["text"]
             elif t == "metrics":
-                ms = round(float(ev["ts"]) * 1000)
-                for k, v in ev["values"].items():
-                    self.points[(k, int(ev.get("step") or 0), ms, _num(float(v)))] += 1
+                self.counts.update(ev["values"].keys())
             elif t == "metric":
-                self.points[(ev["key"], int(ev.get("step") or 0), round(float(ev["ts"]) * 1000),
-                             _num(float(ev["value"])))] += 1
+                self.counts[ev["key"]] += 1
+            elif t == "metrics_file":
+                self.files += 1
+                self.counts.update({str(k): int(n) for k, n in (ev.get("keys") or {}).items()})
             elif t == "artifact":
                 self.artifacts[ev["path"]] = ev.get("sha256")
             elif t == "run_end":
@@ -131,22 +135,6 @@ class _Staged:
     new: bool
     lines: list[str]
     files: list[str]  # artifact paths staged under staging/<run_id>/
-
-
-def _lgb_text(model_dir: Path | None) -> Path | None:
-    """The LightGBM text model of an MLflow model folder with a lightgbm flavor (never a pickle)."""
-    if model_dir is None or not (model_dir / "MLmodel").is_file():
-        return None
-    flavors = read_meta(model_dir / "MLmodel").get("flavors")
-    if not isinstance(flavors, dict) or "lightgbm" not in flavors:
-        return None
-    for name in ("model.lgb", "model.txt"):
-        p = model_dir / name
-        if p.is_file():
-            with open(p, "rb") as fh:
-                if fh.read(4) == b"tree":
-                    return p
-    return None
 
 
 class _Importer:
@@ -166,7 +154,7 @@ class _Importer:
                 return found
         return None
 
-    def stage_run(self, run: MlRun, model_file: Path | None) -> _Staged:
+    def stage_run(self, run: MlRun, model: ModelFile | None, points: pl.DataFrame) -> _Staged:
         rid = our_run_id(run.uuid)
         events_path = self.home.runs_dir / rid / "events.jsonl"
         old = _Existing(events_path) if events_path.is_file() and events_path.stat().st_size else None
@@ -174,14 +162,18 @@ class _Importer:
         note = run.tags.get(NOTE_TAG)
         tags = {k: v for k, v in run.tags.items() if k != NOTE_TAG}
         tags[RUN_TAG] = run.uuid
+        if run.inputs:  # searchable and shown with the run; the full records are an artifact
+            tags[INPUTS_TAG] = ", ".join(f"{i['name']}@{i['digest']}" + (f" ({i['context']})" if i["context"] else "")
+                                         for i in run.inputs)
         parent = run.tags.get(PARENT_TAG)
         seq = [old.seq if old else 0]
         lines: list[str] = []
 
-        def emit(ev: dict[str, Any]) -> None:
+        def emit(ev: dict[str, Any]) -> int:
             seq[0] += 1
             ev["seq"] = seq[0]
             lines.append(json.dumps(ev, separators=(",", ":"), sort_keys=True))
+            return seq[0]
 
         start_ts = (run.start_ms or 0) / 1000
         params = dict(run.params)
@@ -204,8 +196,8 @@ class _Importer:
                 emit({"type": "tags", "ts": start_ts, "tags": newt})
             if note and note != old.note:
                 emit({"type": "note", "ts": start_ts, "text": note})
-        self._points(run, old, lines, seq)
-        files = self._artifacts(run, rid, old, model_file, status, emit)
+        files = self._points(rid, old, points, start_ts, emit)
+        files += self._artifacts(run, rid, old, model, status, emit)
         if status in ("finished", "failed", "cancelled") and not (old and old.ended):
             end = (run.end_ms or run.start_ms or 0) / 1000
             emit({"type": "run_end", "ts": end, "status": status,
@@ -216,57 +208,59 @@ class _Importer:
             (folder / "events.jsonl").write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
         return _Staged(rid, old is None, lines, files)
 
-    def _points(self, run: MlRun, old: _Existing | None, lines: list[str], seq: list[int]) -> None:
-        # One `metrics` event per (timestamp, step): log_batch points share both, so this is compact.
-        groups: dict[tuple[int, int], list[str]] = {}
-        singles: list[tuple[int, int, str]] = []
-        present = 0
-        for key, pts in self.reader.metrics(run).items():
-            kj = json.dumps(key)
-            seen: set[tuple[int, int]] = set()
-            for ts, v, st in pts:
-                if old is not None:
-                    probe = (key, st, ts, _num(v))
-                    if old.points[probe] > 0:
-                        old.points[probe] -= 1
-                        present += 1
-                        continue
-                item = f"{kj}:{_num(v)}"
-                if (ts, st) in seen:  # the same key twice at one (ts, step): its own event
-                    singles.append((ts, st, item))
-                    continue
-                seen.add((ts, st))
-                g = groups.get((ts, st))
-                if g is None:
-                    groups[(ts, st)] = [item]
-                else:
-                    g.append(item)
-        self.result.present["metric_points"] += present
-        added = 0
-        entries = sorted(list(groups.items()) + [((ts, st), [it]) for ts, st, it in singles], key=lambda e: e[0])
-        for (ts, st), items in entries:
-            seq[0] += 1
-            added += len(items)
-            lines.append(f'{{"seq":{seq[0]},"step":{st},"ts":{ts / 1000!r},"type":"metrics","values":{{'
-                         f'{",".join(items)}}}}}')
-        self.result.added["metric_points"] += added
+    def _points(self, rid: str, old: _Existing | None, points: pl.DataFrame, ts: float,
+                emit: Any) -> list[str]:
+        """Stage the points not imported yet as a Parquet file a `metrics_file` event names. MLflow
+        appends to a metric's history, so those are each key's points past the count we hold."""
+        total = points.height
+        if old is not None and total:
+            have = pl.DataFrame({"key": list(old.counts), "have": list(old.counts.values())},
+                                schema={"key": pl.Utf8, "have": pl.Int64})
+            points = (points.with_columns(i=pl.int_range(pl.len()).over("key"))
+                      .join(have, on="key", how="left", maintain_order="left")
+                      .filter(pl.col("i") >= pl.col("have").fill_null(0)).drop("i", "have"))
+        self.result.present["metric_points"] += total - points.height
+        if points.height == 0:
+            return []
+        name = f"metrics-{(old.files if old else 0) + 1}.parquet"
+        seq = emit({"type": "metrics_file", "ts": ts, "path": name, "points": points.height,
+                    "keys": dict(points.group_by("key", maintain_order=True).len().iter_rows())})
+        dst = self.staging / rid / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        # In (step, time) order, so a key's last point is MLflow's latest (highest step, then newest).
+        table = points.sort(["key", "step", "ts"], maintain_order=True).select(
+            "key", "step", "value", ts=pl.col("ts") / 1000, seq=pl.lit(seq, dtype=pl.Int64),
+            ord=pl.int_range(pl.len(), dtype=pl.Int64))
+        table.write_parquet(dst, compression="lz4", statistics=False)
+        self.result.added["metric_points"] += points.height
+        return [name]
 
-    def _artifacts(self, run: MlRun, rid: str, old: _Existing | None, model_file: Path | None, status: str,
+    def _artifacts(self, run: MlRun, rid: str, old: _Existing | None, model: ModelFile | None, status: str,
                    emit: Any) -> list[str]:
         files = _artifact_files(run.artifact_dir)
-        if model_file is not None and status == "finished":
-            files["artifacts/model.txt"] = model_file  # our registry's model artifact
+        if model is not None and status == "finished":
+            files[model[0]] = model[1]  # our registry's model artifact
+        made: dict[str, bytes] = {}
+        if run.inputs:  # the logged datasets: name, digest, source, context, schema, profile
+            made[INPUTS_FILE] = json.dumps(run.inputs, indent=1, sort_keys=True).encode()
+            done = old is not None and INPUTS_FILE in old.artifacts
+            (self.result.present if done else self.result.added)["dataset_inputs"] += len(run.inputs)
         staged = []
-        for rel, src in files.items():
+        for rel, src in [*files.items(), *made.items()]:
             dst = self.staging / rid / rel
             if old is not None and rel in old.artifacts:
                 self.result.present["artifacts"] += 1
                 continue
-            sha, size = _sha_copy(src, dst)
+            if isinstance(src, bytes):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.write_bytes(src)
+                sha, size = hashlib.sha256(src).hexdigest(), len(src)
+            else:
+                sha, size = _sha_copy(src, dst)
             staged.append(rel)
             self.result.added["artifacts"] += 1
             emit({"type": "artifact", "ts": (run.end_ms or run.start_ms or 0) / 1000, "path": rel, "sha256": sha,
-                  "size": size, "kind": "model" if rel == "artifacts/model.txt" else "file"})
+                  "size": size, "kind": "model" if model and rel == model[0] else "file"})
         return staged
 
     def commit(self, staged: list[_Staged]) -> None:
@@ -286,8 +280,17 @@ class _Importer:
                     append_events(target / "events.jsonl", (json.loads(ln) for ln in s.lines))
 
 
-def import_mlflow(home: Home, source: str, experiments: list[str] | None = None) -> ImportResult:
-    """Import (or bring up to date) the runs and registered models of an MLflow store."""
+class ImportCancelled(MlopsError):
+    """The caller's cancel event stopped an import before anything was moved into the store."""
+
+
+def import_mlflow(home: Home, source: str, experiments: list[str] | None = None, *,
+                  trust_pickles: bool = False, progress: Callable[[float], None] | None = None,
+                  cancel: threading.Event | None = None) -> ImportResult:
+    """Import (or bring up to date) the runs and registered models of an MLflow store, then index
+    them in the catalog. `progress(fraction)` follows the runs read; setting `cancel` before the
+    runs are moved in stops it with ImportCancelled and nothing imported. `trust_pickles` lets
+    scikit-learn models stored as pickles be unpickled (that can run code) and kept as skops."""
     reader = open_source(source)
     result = ImportResult(source=str(reader.where))
     imp = _Importer(home, reader, result)
@@ -300,18 +303,37 @@ def import_mlflow(home: Home, source: str, experiments: list[str] | None = None)
                                  f"(there are: {', '.join(e.name for e in exps) or 'none'})")
             exps = [e for e in exps if e.name in experiments]
         versions = reader.model_versions()
-        runs = {r.uuid: r for e in exps for r in reader.runs(e)}
-        models: dict[str, Path] = {}
+        runs = {}
+        for e in exps:
+            found = reader.runs(e)
+            runs.update((r.uuid, r) for r in found)
+            if not found:  # nothing of it to keep: our experiments are the names runs carry
+                result.skipped.append(f"experiment {e.name!r}: no runs")
+        models: dict[str, ModelFile] = {}
+        why: dict[str, str] = {}
         for mv in versions:
             if mv.run_uuid in runs and mv.run_uuid not in models:
-                found = _lgb_text(imp.model_dir(mv, runs))
-                if found is not None:
+                found = model_file(imp.model_dir(mv, runs), trust_pickles)
+                if isinstance(found, str):
+                    why[mv.run_uuid] = found
+                else:
                     models[mv.run_uuid] = found
+                    if found[0] == SKOPS_FILE and not isinstance(found[1], Path):
+                        result.unpickled.append(f"MLflow model {mv.name} v{mv.version}")
         staged: list[_Staged] = []
         exp_new: dict[str, bool] = {}
-        for run in runs.values():
-            s = imp.stage_run(run, models.get(run.uuid))
-            staged.append(s)
+        order = list(runs.values())
+        for at in range(0, len(order), CHUNK_RUNS):
+            chunk = order[at:at + CHUNK_RUNS]
+            by_run = reader_points(reader, chunk).partition_by("run", as_dict=True, include_key=False)
+            for i, run in enumerate(chunk):
+                points = by_run.get((i,))
+                staged.append(imp.stage_run(run, models.get(run.uuid), _EMPTY if points is None else points))
+            if cancel is not None and cancel.is_set():
+                raise ImportCancelled(f"import of {reader.where} stopped; nothing was imported")
+            if progress is not None:
+                progress(0.9 * len(staged) / max(1, len(order)))
+        for run, s in zip(order, staged):
             (result.added if s.new else result.present)["runs"] += 1
             exp_new[run.experiment] = exp_new.get(run.experiment, True) and s.new
         for new in exp_new.values():
@@ -323,12 +345,16 @@ def import_mlflow(home: Home, source: str, experiments: list[str] | None = None)
     finally:
         reader.close()
     shutil.rmtree(imp.staging, ignore_errors=True)
-    _register(home, versions, runs, models, result)
+    with open_catalog(home):
+        pass  # index what came in now (bulk points load in one statement), not on the next read
+    _register(home, versions, runs, models, why, result)
+    if progress is not None:
+        progress(1.0)
     return result
 
 
-def _register(home: Home, versions: list[MlModelVersion], runs: dict[str, MlRun], models: dict[str, Path],
-              result: ImportResult) -> None:
+def _register(home: Home, versions: list[MlModelVersion], runs: dict[str, MlRun], models: dict[str, ModelFile],
+              why: dict[str, str], result: ImportResult) -> None:
     from tui_mlops.registry import models as registry
 
     for mv in versions:
@@ -337,9 +363,11 @@ def _register(home: Home, versions: list[MlModelVersion], runs: dict[str, MlRun]
         if run is None:
             result.skipped.append(f"{ref}: its run {mv.run_uuid} was not imported")
             continue
-        if mv.run_uuid not in models or OUR_STATUS.get(run.status.upper()) != "finished":
-            result.skipped.append(f"{ref}: no LightGBM text model in a finished run (other flavors are not "
-                                  f"loaded; pickles never are)")
+        if mv.run_uuid not in models:
+            result.skipped.append(f"{ref}: {why.get(run.uuid, 'no model folder found')}")
+            continue
+        if OUR_STATUS.get(run.status.upper()) != "finished":
+            result.skipped.append(f"{ref}: its run is {run.status.lower()}, only finished runs' models come in")
             continue
         rid = our_run_id(run.uuid)
         try:

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tui_mlops.errors import InputError
-from tui_mlops.importers.mlflow_files import MlExperiment, MlModelVersion, MlRun, Points, local_path
+from tui_mlops.importers.mlflow_files import MlExperiment, MlModelVersion, MlRun, Points, dataset_input, local_path
 
 NEEDED = ("experiments", "runs", "params", "metrics", "tags")
 
@@ -53,6 +53,7 @@ class SqliteStore:
             for r in self._rows(f"SELECT t.run_uuid, t.key, t.value FROM {table} t JOIN runs r "
                                 f"ON r.run_uuid = t.run_uuid WHERE r.experiment_id = ?", (exp.id,)):
                 into.setdefault(r["run_uuid"], {})[r["key"]] = "" if r["value"] is None else str(r["value"])
+        inputs = self._inputs(exp)
         out = []
         for r in rows:
             if r.get("lifecycle_stage") == "deleted":
@@ -63,7 +64,25 @@ class SqliteStore:
                              status=str(r.get("status") or "FINISHED"), start_ms=r.get("start_time"),
                              end_ms=r.get("end_time"), params=params[u], tags=tags[u],
                              artifact_dir=art if art is not None and art.is_dir() else None,
-                             where=f"{self.path} (run {u})", handle=u))
+                             where=f"{self.path} (run {u})", handle=u, inputs=inputs.get(u, [])))
+        return out
+
+    def _inputs(self, exp: MlExperiment) -> dict[str, list[dict[str, Any]]]:
+        """Run uuid -> the datasets it logged (tables inputs, input_tags, datasets)."""
+        if not {"inputs", "datasets"} <= set(self.tables):
+            return {}
+        tags: dict[str, dict[str, str]] = {}
+        if "input_tags" in self.tables:
+            for r in self._rows("SELECT input_uuid, name, value FROM input_tags"):
+                tags.setdefault(r["input_uuid"], {})[r["name"]] = r["value"]
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in self._rows("SELECT i.input_uuid, i.destination_id, d.* FROM inputs i JOIN datasets d "
+                            "ON d.dataset_uuid = i.source_id WHERE i.source_type = 'DATASET' AND "
+                            "i.destination_type = 'RUN' AND d.experiment_id = ? ORDER BY d.name, d.digest",
+                            (exp.id,)):
+            out.setdefault(r["destination_id"], []).append(dataset_input(
+                r["name"], r["digest"], r["dataset_source_type"], r["dataset_source"], r.get("dataset_schema"),
+                r.get("dataset_profile"), tags.get(r["input_uuid"], {})))
         return out
 
     def metrics(self, run: MlRun) -> Points:

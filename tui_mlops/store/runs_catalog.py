@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_mlops.store.events import read_events
+from tui_mlops.store.points_files import ORD_SHIFT, points_file_name, stage_points_files
 
 EVENTS_FILE = "events.jsonl"
 EDITS_FILE = "edits.jsonl"
@@ -64,8 +65,6 @@ MTIME_SLACK_S = 0.1
 COARSE_MTIME_SLACK_S = 2.0  # an mtime on a whole second: likely a file system with 1-2 s steps
 _ARROW_OVER = 2000  # rows; below this, bind lists (no pyarrow import for a small fold)
 RUN_TABLES = ("runs", "params", "tags", "metrics", "metric_summary", "artifacts")
-
-
 def param_text(value: Any) -> tuple[str | None, float | None]:
     """(text, number) as the catalog stores a param: text always, the number where it is one."""
     if value is None:
@@ -91,6 +90,7 @@ class _Fold:
         self.tags: dict[tuple[str, str], str] = {}
         self.artifacts: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.points: list[list[Any]] = [[] for _ in _POINT_COLUMNS]
+        self.point_files: list[tuple[str, str]] = []  # (run id, file name): bulk points (metrics_file)
         self.ends: dict[str, dict[str, Any]] = {}  # run_end candidates seen this fold (earliest wins)
 
     def apply(self, run: dict[str, Any], ev: dict[str, Any], from_edits: bool) -> None:
@@ -113,13 +113,17 @@ class _Fold:
         elif t == "note":
             run["note"] = str(ev["text"])
         elif t == "metric":
-            self._point(rid, str(ev["key"]), ev.get("step"), ev["value"], ev)
+            self._point(rid, str(ev["key"]), ev.get("step"), ev["value"], ev, 0)
         elif t == "metrics":
-            for k, v in ev["values"].items():
-                self._point(rid, str(k), ev.get("step"), v, ev)
+            for i, (k, v) in enumerate(ev["values"].items()):
+                self._point(rid, str(k), ev.get("step"), v, ev, i)
         elif t == "system":
-            for k, v in ev["values"].items():
-                self._point(rid, f"system/{k}", None, v, ev)
+            for i, (k, v) in enumerate(ev["values"].items()):
+                self._point(rid, f"system/{k}", None, v, ev, i)
+        elif t == "metrics_file":
+            name = points_file_name(ev)
+            if name is not None:
+                self.point_files.append((rid, name))
         elif t == "artifact":
             self.artifacts[(rid, str(ev["path"]))] = (ev.get("sha256"), ev.get("size"), ev.get("kind"), ev["ts"])
         elif t == "device":
@@ -137,15 +141,17 @@ class _Fold:
         for k, v in tags.items():
             self.tags[(rid, str(k))] = str(v)
 
-    def _point(self, rid: str, key: str, step: Any, value: Any, ev: dict[str, Any]) -> None:
+    def _point(self, rid: str, key: str, step: Any, value: Any, ev: dict[str, Any], i: int) -> None:
         p = self.points
+        seq = int(ev["seq"])
+        value = float(value)  # may raise: before any column grows, so a bad event adds nothing
         p[0].append(rid)
         p[1].append(key)
         p[2].append(None if step is None else int(step))
-        p[3].append(float(value))
+        p[3].append(value)
         p[4].append(float(ev["ts"]))
-        p[5].append(int(ev["seq"]))
-        p[6].append(len(p[6]))
+        p[5].append(seq)
+        p[6].append((seq << ORD_SHIFT) + i)  # log order: the event, then the place in it
 
     def finish_ends(self) -> None:
         for rid, ev in self.ends.items():
@@ -312,11 +318,25 @@ def fold_runs(cat: Any) -> int:
     changed = bool(fold.runs or removed or gone_pending or (candidates - now_indexed) != pending)
     if not changed and new_state == {k: state.get(k) for k in new_state}:
         return 0
-    _write(con, fold, removed, (candidates - now_indexed), new_state)
+    _write(con, fold, removed, (candidates - now_indexed), new_state, runs_dir)
     return len(fold.runs) + len(removed)
 
 
-def _write(con: Any, fold: _Fold, removed: set[str], pending: set[str], state: dict[str, int]) -> None:
+def _write(con: Any, fold: _Fold, removed: set[str], pending: set[str], state: dict[str, int],
+           runs_dir: Path) -> None:
+    points = bool(fold.points[0] or fold.point_files)
+    if points:  # staged before the transaction, so an unreadable points file is skipped, not fatal
+        _stage(con, "_new_points", _POINT_COLUMNS, fold.points)
+        stage_points_files(con, "_new_points", [(rid, runs_dir / rid / name) for rid, name in fold.point_files])
+    try:
+        _write_tables(con, fold, removed, pending, state, points)
+    finally:
+        if points:
+            con.execute("DROP TABLE IF EXISTS _new_points")
+
+
+def _write_tables(con: Any, fold: _Fold, removed: set[str], pending: set[str], state: dict[str, int],
+                  points: bool) -> None:
     con.execute("BEGIN")
     try:
         if removed:
@@ -345,8 +365,8 @@ def _write(con: Any, fold: _Fold, removed: set[str], pending: set[str], state: d
                                        ("size", "BIGINT"), ("kind", "VARCHAR"), ("ts", "DOUBLE")],
                     [[k[0] for k in keys], [k[1] for k in keys]] + [[v[i] for v in vals] for i in range(4)],
                     replace=True)
-        if fold.points[0]:
-            _fold_points(con, fold.points)
+        if points:
+            _merge_points(con)
         con.execute("INSERT OR REPLACE INTO fold_state SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[])",
                     [list(state), list(state.values())])
         con.execute("COMMIT")
@@ -355,12 +375,10 @@ def _write(con: Any, fold: _Fold, removed: set[str], pending: set[str], state: d
         raise
 
 
-def _fold_points(con: Any, points: list[list[Any]]) -> None:
-    _stage(con, "_new_points", _POINT_COLUMNS, points)
-    try:
-        con.execute("INSERT INTO metrics SELECT run_id, key, step, value, ts, seq FROM _new_points")
-        # The summary is merged, not recomputed: cost follows the new points, not the history.
-        con.execute("""
+def _merge_points(con: Any) -> None:
+    con.execute("INSERT INTO metrics SELECT run_id, key, step, value, ts, seq FROM _new_points")
+    # The summary is merged, not recomputed: cost follows the new points, not the history.
+    con.execute("""
             INSERT OR REPLACE INTO metric_summary
             SELECT n.run_id, n.key, n.last,
                    least(coalesce(o.min, n.min), coalesce(n.min, o.min)),
@@ -372,8 +390,6 @@ def _fold_points(con: Any, points: list[list[Any]]) -> None:
                          arg_max_null(step, ord) AS last_step, count(*) AS n, arg_max(ts, ord) AS last_ts
                   FROM _new_points GROUP BY run_id, key) n
             LEFT JOIN metric_summary o ON o.run_id = n.run_id AND o.key = n.key""")
-    finally:
-        con.execute("DROP TABLE IF EXISTS _new_points")
 
 
 def _stage(con: Any, name: str, columns: list[tuple[str, str]], data: list[list[Any]]) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 from tui_mlops.errors import InputError, NotFoundError
 from tui_mlops.store.home import Home
+from tui_mlops.store.points_files import POINTS_FILE_RE
 from tui_mlops.tracking.events import EVENTS_FILE, resolve_run_dir
 from tui_mlops.tracking.mirror import mirror_for
 from tui_mlops.tracking.query_lang import (
@@ -276,16 +277,23 @@ def metric_history(home: Home | str | os.PathLike[str] | None, run_id: str,
         raise NotFoundError(f"run {run_id} has no log {path}")
     system = key.startswith(SYSTEM_PREFIX)
     map_key = key[len(SYSTEM_PREFIX):] if system else key
+    # Bulk points (an import) sit in Parquet files beside the log, each point with its order in the file.
+    files = [] if system else sorted(str(f) for f in path.parent.glob("metrics-*.parquet")
+                                     if POINTS_FILE_RE.fullmatch(f.name))
+    bulk = ("UNION ALL SELECT step, ts, seq, ord AS o, value AS v FROM read_parquet(?) WHERE key = ?"
+            if files else "")
     cur = _scratch_cursor()
     try:
         res = cur.execute(
-            """SELECT coalesce(step::DOUBLE, (row_number() OVER w - 1)::DOUBLE) AS x, v
-               FROM (SELECT step, ts, seq, CASE WHEN type = 'metric' THEN value ELSE "values"[?] END AS v
+            f"""SELECT coalesce(step::DOUBLE, (row_number() OVER w - 1)::DOUBLE) AS x, v
+               FROM (SELECT step, ts, seq, 0 AS o, CASE WHEN type = 'metric' THEN value ELSE "values"[?] END AS v
                      FROM read_json(?, format = 'newline_delimited', ignore_errors = true, columns = ?)
-                     WHERE (type = 'metric' AND key = ?) OR (type = ? AND map_contains("values", ?)))
-               WINDOW w AS (ORDER BY step NULLS LAST, ts, seq)
-               ORDER BY step NULLS LAST, ts, seq""",
-            [map_key, str(path), _EVENT_COLUMNS, key, "system" if system else "metrics", map_key]).fetchnumpy()
+                     WHERE (type = 'metric' AND key = ?) OR (type = ? AND map_contains("values", ?))
+                     {bulk})
+               WINDOW w AS (ORDER BY step NULLS LAST, ts, seq, o)
+               ORDER BY step NULLS LAST, ts, seq, o""",
+            [map_key, str(path), _EVENT_COLUMNS, key, "system" if system else "metrics", map_key]
+            + ([files, key] if files else [])).fetchnumpy()
     finally:
         cur.close()
     return res["x"].tolist(), res["v"].tolist()

@@ -87,6 +87,8 @@ class RunHistory:
                 x = ts - (self.start_ts if self.start_ts is not None else ts)
                 for key, value in values.items():
                     self._add(SYSTEM_PREFIX + str(key), x, value)
+        elif kind == "metrics_file":
+            self._add_file(ev)
         elif kind == "run_start":
             self.start_ts = _num(ev.get("ts"))
         elif kind == "device":
@@ -94,6 +96,22 @@ class RunHistory:
             self.device_detail = str(ev.get("detail") or "") or None
         elif kind == "run_end":
             self.ended = True
+
+    def _add_file(self, ev: dict[str, Any]) -> None:
+        """Bulk points (an import) in the Parquet file the event names, in the file's order."""
+        import polars as pl
+
+        from tui_mlops.store.points_files import points_file_name
+
+        name = points_file_name(ev)
+        if name is None:
+            return
+        try:
+            frame = pl.read_parquet(self.events_path.parent / name, columns=["key", "step", "value"])
+        except (OSError, pl.exceptions.PolarsError):
+            return  # gone or damaged: the other events still count
+        for key, step, value in frame.iter_rows():
+            self._add(key, step, value)
 
     def _add(self, key: Any, step: Any, value: Any) -> None:
         y = _num(value)
