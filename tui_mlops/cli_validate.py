@@ -30,6 +30,8 @@ def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argpa
                     "with the run; exit 1 when a gate fails, 2 on bad input.")
     p.add_argument("ref", metavar="RUN_OR_MODEL", help="run id (or a prefix of 4+ characters) or NAME[@ALIAS|VER]")
     p.add_argument("--data", metavar="NAME@VER", help="labelled data to evaluate (default: the run's holdout rows)")
+    p.add_argument("--target", metavar="COL",
+                   help="the label column in --data, for a model that does not record it (an imported one)")
     p.add_argument("--gate", metavar="FILE",
                    help="TOML file of [[gates]] (default: <home>/gates/<experiment>.toml if present)")
     p.add_argument("--folds", type=_nonneg_int, default=5, metavar="K",
@@ -97,7 +99,8 @@ def cmd_validate(args: argparse.Namespace, home: Any) -> int:
     def work(cancel: Any) -> Any:
         return validate(home, args.ref, data=args.data, gates=args.gate, folds=args.folds,
                         bootstrap=args.bootstrap, slice_by=args.slice_by, threshold=args.threshold,
-                        champion=not args.no_champion, progress=progress, cancel=cancel)
+                        champion=not args.no_champion, progress=progress, cancel=cancel,
+                        target_column=args.target)
 
     try:
         report = run_cancellable(work, "validation stopped; no report was stored")

@@ -98,7 +98,7 @@ def test_import_counts_values_idempotent_incremental(tmp_path: Path, home, backe
     seen: list[float] = []
     r = import_mlflow(home, _source(src, backend), progress=seen.append)
     assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 2
-    assert r.added == {"experiments": 1, "runs": 4, "params": 2, "metric_points": points, "artifacts": 3,
+    assert r.added == {"experiments": 1, "runs": 4, "params": 2, "metric_points": points, "artifacts": 5,
                        "model_versions": 1, "dataset_inputs": 1}, r
     assert r.skipped == ["experiment 'Default': no runs"]
     parent = get_run(home, our_run_id(ids["parent"]))

@@ -17,6 +17,7 @@ import polars as pl
 
 from tui_mlops.errors import InputError, MlopsError
 from tui_mlops.importers.mlflow_files import OUR_STATUS, FileStore, MlModelVersion, MlRun, local_path
+from tui_mlops.importers.mlflow_model_meta import model_meta
 from tui_mlops.importers.mlflow_models import SKOPS_FILE, ModelFile, model_file
 from tui_mlops.importers.mlflow_points import reader_points
 from tui_mlops.store.catalog import open_catalog
@@ -141,6 +142,7 @@ class _Importer:
     def __init__(self, home: Home, reader: Any, result: ImportResult) -> None:
         self.home, self.reader, self.result = home, reader, result
         self.staging = home.root / f".mlflow-import-{os.getpid()}"
+        self.meta: dict[str, dict[str, bytes]] = {}  # MLflow run id -> features.json and spec.json
 
     def model_dir(self, mv: MlModelVersion, runs: dict[str, MlRun]) -> Path | None:
         bases = list(getattr(self.reader, "bases", []))
@@ -240,6 +242,7 @@ class _Importer:
         files = _artifact_files(run.artifact_dir)
         if model is not None and status == "finished":
             files[model[0]] = model[1]  # our registry's model artifact
+            files.update(self.meta.get(run.uuid, {}))  # what load_model needs to replay it
         made: dict[str, bytes] = {}
         if run.inputs:  # the logged datasets: name, digest, source, context, schema, profile
             made[INPUTS_FILE] = json.dumps(run.inputs, indent=1, sort_keys=True).encode()
@@ -313,11 +316,17 @@ def import_mlflow(home: Home, source: str, experiments: list[str] | None = None,
         why: dict[str, str] = {}
         for mv in versions:
             if mv.run_uuid in runs and mv.run_uuid not in models:
-                found = model_file(imp.model_dir(mv, runs), trust_pickles)
+                found = model_file(mdir := imp.model_dir(mv, runs), trust_pickles)
                 if isinstance(found, str):
                     why[mv.run_uuid] = found
                 else:
                     models[mv.run_uuid] = found
+                    meta = model_meta(mdir, found, runs[mv.run_uuid].experiment)
+                    if isinstance(meta, str):
+                        result.skipped.append(f"validation and prediction of MLflow model {mv.name} v{mv.version} "
+                                              f"(the model itself is imported): {meta}")
+                    else:
+                        imp.meta[mv.run_uuid] = meta
                     if found[0] == SKOPS_FILE and not isinstance(found[1], Path):
                         result.unpickled.append(f"MLflow model {mv.name} v{mv.version}")
         staged: list[_Staged] = []

@@ -102,6 +102,8 @@ def reader_points(reader: Any, runs: list[Any]) -> pl.DataFrame:
     handles = [getattr(r, "handle", None) for r in runs]
     if all(isinstance(h, Path) for h in handles):
         return file_store_points(handles)
+    if hasattr(reader, "metric_frame"):
+        return reader.metric_frame(runs)
     idx: list[int] = []
     keys: list[str] = []
     pts: list[list[tuple[int, float, int]]] = []

@@ -99,6 +99,25 @@ class SqliteStore:
             raise InputError(f"{self.path}: cannot read the metrics of run {run.uuid} ({exc})") from None
         return out
 
+    def metric_frame(self, runs: list[MlRun]) -> Any:
+        """The points of these runs as one frame (mlflow_points' columns), in one query."""
+        import polars as pl
+
+        marks = ",".join("?" * len(runs))
+        try:
+            rows = self.con.execute(f"SELECT run_uuid, key, timestamp, value, step, is_nan FROM metrics WHERE "
+                                    f"run_uuid IN ({marks}) ORDER BY run_uuid, key, timestamp, step",
+                                    [r.handle for r in runs]).fetchall()
+        except sqlite3.Error as exc:
+            raise InputError(f"{self.path}: cannot read the metrics ({exc})") from None
+        frame = pl.DataFrame(rows, schema={"uuid": pl.Utf8, "key": pl.Utf8, "ts": pl.Int64, "value": pl.Float64,
+                                           "step": pl.Int64, "is_nan": pl.Int64}, orient="row", strict=False)
+        index = pl.Series([r.handle for r in runs], dtype=pl.Utf8)
+        return frame.select(
+            run=pl.col("uuid").replace_strict(index, pl.Series(range(len(runs)), dtype=pl.Int32)), key="key",
+            ts="ts", value=pl.when(pl.col("is_nan") == 1).then(float("nan")).otherwise(pl.col("value")),
+            step=pl.col("step").fill_null(0))
+
     def model_versions(self) -> list[MlModelVersion]:
         if "model_versions" not in self.tables:
             return []

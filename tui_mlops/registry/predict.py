@@ -259,7 +259,10 @@ def predict(home: Home, model_ref: str, data: str, *, out: str | os.PathLike[str
     model = load_model(home, mv.run_id)
     schema = training_schema(home, model.spec.dataset)
     warnings = []
-    if schema is None:
+    if not model.spec.dataset:
+        # An imported model records no training data; its inputs are numeric (passthrough).
+        schema = {f["name"]: "DOUBLE" for f in model.pipeline.features if f["kind"] == "numeric"}
+    elif schema is None:
         warnings.append(f"the training data {model.spec.dataset} is gone: input types are not checked")
     frame, source, stem = read_data(home, str(data), list(model.pipeline.inputs) if schema else [])
     frame, found = conform(model.pipeline, schema or {}, frame, source)

@@ -73,9 +73,15 @@ def fit(est: Any, X: Any, y: Any) -> Any:
 
 def predict(est: Any, X: Any, task: str) -> Any:
     """Positive-class probability (binary), class probabilities (multiclass) or values."""
-    if task == "regression":
-        return est.predict(X)
-    proba = est.predict_proba(X)
+    import warnings
+
+    with warnings.catch_warnings():
+        # A model fit on a named frame elsewhere (an MLflow import) gets our matrix in the same
+        # column order, which the feature pipeline guarantees: sklearn's name warning is noise.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        if task == "regression":
+            return est.predict(X)
+        proba = est.predict_proba(X)
     return proba[:, 1] if task == "binary" else proba
 
 

@@ -56,8 +56,10 @@ class TrainSpec:
         extra = sorted(set(d) - known)
         if extra:
             raise InputError(f"unknown train spec field {extra[0]!r} (fields: {', '.join(sorted(known))})")
+        # An imported model (tags.imported_from) records no training data and may not know its target.
+        imported = isinstance(d.get("tags"), dict) and bool(d["tags"].get("imported_from"))
         for key in ("dataset", "target"):
-            if not isinstance(d.get(key), str) or not d.get(key):
+            if not isinstance(d.get(key), str) or not (d.get(key) or imported):
                 raise InputError(f"the train spec needs {key!r} (a string)")
         kw = dict(d)
         for key in ("drop", "transforms"):

@@ -133,9 +133,10 @@ def _slices(task: str, frame: Any, column: str, data_ref: str, y: Any, pred: Any
 def validate(home: Any, ref: str, *, data: str | None = None, gates: Any = None, folds: int = 5,
              bootstrap: int = 1000, slice_by: str | None = None, threshold: float = 0.5,
              champion: bool = True, progress: Callable[[int, int, str], Any] | None = None,
-             cancel: Any = None, store: bool = True) -> ValidationReport:
+             cancel: Any = None, store: bool = True, target_column: str | None = None) -> ValidationReport:
     """Validate a run (id / prefix) or registered model (NAME, NAME@ALIAS, NAME@3) on its own holdout
-    or on dataset `data`; store the report with the run and the gate verdict on its model versions."""
+    or on dataset `data`; store the report with the run and the gate verdict on its model versions.
+    `target_column` names the label column of a model that does not record it (an imported one)."""
     from tui_mlops.store.home import Home
     from tui_mlops.training.artifacts import load_model
     from tui_mlops.validation import sources as S
@@ -155,6 +156,7 @@ def validate(home: Any, ref: str, *, data: str | None = None, gates: Any = None,
     experiment = S.run_experiment(home, target.run_id, None)
     gate_list = _resolve_gates(home, gates, experiment)  # a bad gate file fails before the work
     model = load_model(home, target.run_id)
+    _set_target(model, target_column, data)
     spec = model.spec
     task = model.task
     if experiment is None:
@@ -162,8 +164,12 @@ def validate(home: Any, ref: str, *, data: str | None = None, gates: Any = None,
         gate_list = _resolve_gates(home, gates, experiment)
     check_cancel(cancel)
     notes: list[str] = []
-    rows_all, tdata = training_rows(home, spec, notes)
-    ev = S.evaluation_data(home, model, data, tdata.valid)
+    rows_all, tdata = training_rows(home, spec, notes) if spec.dataset else (None, None)
+    if tdata is None:
+        source = spec.tags.get("imported_from")
+        notes.append(f"{f'imported from {_SOURCES.get(source, source)}: ' if source else ''}no training data "
+                     f"recorded, so cross-validation and train-vs-test drift are skipped")
+    ev = S.evaluation_data(home, model, data, tdata.valid if tdata is not None else None)
     frame, warnings = ev.frame, [*notes, *ev.warnings]
     y = model.pipeline.encode_target(frame)
     pred = model.score(frame)
@@ -174,14 +180,14 @@ def validate(home: Any, ref: str, *, data: str | None = None, gates: Any = None,
     check_cancel(cancel)
     ci = bootstrap_ci(task, y, pred, n=bootstrap, seed=spec.seed, threshold=threshold) if bootstrap else None
     cv = None
-    if folds:
+    if folds and tdata is not None:
         metrics = cross_validate(home, spec, k=folds, progress=progress, cancel=cancel, threshold=threshold,
                                  num_boost_round=S.best_iteration(home, target.run_id), frame=rows_all,
                                  classes=tdata.classes)
         cv = {"k": folds, "rows": rows_all.height, "rows_from": "train+valid", "metrics": metrics}
     check_cancel(cancel)
     noise = noise_sensitivity(model, frame, seed=spec.seed, threshold=threshold)
-    drift, drift_notes = _drift(tdata.train, frame, model.pipeline.inputs)
+    drift, drift_notes = _drift(tdata.train, frame, model.pipeline.inputs) if tdata is not None else (None, [])
     warnings.extend(drift_notes)
     check_cancel(cancel)
     champ = None
@@ -193,13 +199,40 @@ def validate(home: Any, ref: str, *, data: str | None = None, gates: Any = None,
         created=time.time(), holdout=holdout, calibration=calibration, ci=ci, cv=cv, slices=slices,
         noise=noise, drift=drift, champion=champ, gates=None, rows=frame.height, threshold=threshold,
         settings={"folds": folds, "bootstrap": bootstrap, "slice_by": slice_by, "seed": spec.seed,
-                  "champion": champion, "data": data, "experiment": experiment},
+                  "champion": champion, "data": data, "experiment": experiment, "target": spec.target},
         details=details, warnings=warnings)
     if gate_list is not None:
         report.gates = evaluate_gates(gate_list, report).to_dict()
     if store:
         save_report(home, report)
     return report
+
+
+_SOURCES = {"mlflow": "MLflow"}
+
+
+def _set_target(model: Any, column: str | None, data: str | None) -> None:
+    """Check that the run can be evaluated: data where it records no training rows, a target column
+    where its model does not know it; `column` fills the target in (never changes a recorded one)."""
+    spec = model.spec
+    if column is not None:
+        column = column.strip()
+        if not column:
+            raise InputError("--target: give a column name")
+        if spec.target and column != spec.target:
+            raise InputError(f"--target {column!r}: run {model.run_id} was trained on target {spec.target!r}; "
+                             f"leave out --target")
+    name = spec.target or column or ""
+    if data is None and not spec.dataset:
+        need = "--data NAME@VER" + ("" if name else " and --target COL")
+        raise InputError(f"run {model.run_id} records no training data (it was imported): pass {need} to "
+                         f"validate it on labelled rows")
+    if not name:
+        raise InputError(f"run {model.run_id}'s model does not record its target column: pass --target COL "
+                         f"(the label column of {data})")
+    if not spec.target:
+        model.spec = spec.replace(target=name)
+        model.pipeline.target["name"] = name
 
 
 def _report_dir(home: Any, run_id: str) -> Path:

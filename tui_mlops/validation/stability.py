@@ -45,6 +45,9 @@ def training_rows(home: Any, spec: TrainSpec, notes: list[str] | None = None) ->
 
     from tui_mlops.training.runner import load_data
 
+    if not spec.dataset:
+        raise InputError("the run records no training data (an imported model): cross-validation and "
+                         "train-vs-test drift need it")
     with captured_prints(notes):
         data = load_data(home, spec)
     # A separate validation dataset may carry other columns: keep those both have, in train order.
