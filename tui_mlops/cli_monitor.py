@@ -29,6 +29,8 @@ def add_parsers(sub: Any, common: list[argparse.ArgumentParser], home_opt: argpa
     p.add_argument("name", metavar="NAME")
     p.add_argument("--model", required=True, metavar="MODEL@ALIAS", help="e.g. churn@production")
     p.add_argument("--reference", metavar="NAME@VER", help="reference dataset version (default: the model's training data)")
+    p.add_argument("--target", metavar="COL", help="label column of label files, for a model that does not record "
+                   "it (an MLflow import); default: the model's target")
     p.add_argument("--id", dest="id_column", metavar="COL", help="id column used to join labels (default: id, or *_id)")
     p.add_argument("--time", dest="time_column", metavar="COL", help="timestamp column of the batches")
     w = p.add_mutually_exclusive_group()
@@ -141,8 +143,8 @@ def cmd_create(args: argparse.Namespace, home: Any) -> int:
     methods = _pairs(args.methods, "--method")
     thresholds = _pairs(args.thresholds, "--threshold", float)
     rules = [parse_alert(text) for text in args.alerts]
-    spec = create_monitor(home, args.name, args.model, reference=args.reference, id_column=args.id_column,
-                          time_column=args.time_column, window_rows=args.window_rows,
+    spec = create_monitor(home, args.name, args.model, reference=args.reference, target=args.target,
+                          id_column=args.id_column, time_column=args.time_column, window_rows=args.window_rows,
                           window_time=args.window_time, methods=methods or None,
                           thresholds=thresholds or None, alerts=rules or None, replace=args.replace)
     folder = Path(home.monitors_dir) / spec.name

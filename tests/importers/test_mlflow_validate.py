@@ -139,7 +139,13 @@ def test_monitor_on_imported_model_needs_a_reference_then_scores_a_batch(importe
     with pytest.raises(InputError, match=r"records no training data: give a reference"):
         create_monitor(home, "imp", "churn_lgb@champion")
     spec = create_monitor(home, "imp", "churn_lgb@champion", reference=ref, window_rows=50)
-    assert spec.features == ["f0", "f1", "f2", "f3"] and spec.task == "binary"
+    assert spec.features == ["f0", "f1", "f2", "f3"] and spec.task == "binary" and spec.target == ""
+    # The label column MLflow did not record can be named, so label files can be joined.
+    named = create_monitor(home, "imp", "churn_lgb@champion", reference=ref, window_rows=50, target="y",
+                           replace=True)
+    assert named.target == "y"
+    with pytest.raises(InputError, match="empty target column name"):
+        create_monitor(home, "imp2", "churn_lgb@champion", reference=ref, target=" ")
     batch = home.monitors_dir / "imp" / "incoming" / "b1.csv"
     tmp = batch.with_name(".tmp-b1.csv")
     rows.head(120).drop("y").with_columns(pl.col("f0") + 0.6).write_csv(tmp)

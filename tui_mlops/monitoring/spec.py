@@ -215,8 +215,9 @@ def create_monitor(home: Any, name: str, model_ref: str, *, reference: str | Non
                    window_rows: int | None = None, window_time: str | None = None,
                    methods: dict[str, str] | None = None, thresholds: dict[str, float] | None = None,
                    default_method: str = "auto", alerts: Any = None, replace: bool = False,
-                   dataset_share: float = 0.5, sigma: float = 3.0) -> MonitorSpec:
-    """A monitor on a registered model; summarises the reference once into reference.json."""
+                   dataset_share: float = 0.5, sigma: float = 3.0, target: str | None = None) -> MonitorSpec:
+    """A monitor on a registered model; summarises the reference once into reference.json.
+    `target`: the label column of label files, for a model that does not record it (an import)."""
     import polars as pl
 
     from tui_mlops.data.versions import resolve, snapshot_path
@@ -245,7 +246,12 @@ def create_monitor(home: Any, name: str, model_ref: str, *, reference: str | Non
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise InputError(f"reference {v.ref} has no column {missing[0]!r} (the model needs {', '.join(features)})")
-    target = str(model.pipeline.target["name"])
+    known = str(model.pipeline.target["name"])
+    if target is not None and not str(target).strip():
+        raise InputError("empty target column name")
+    if target is not None and known and target != known:
+        raise InputError(f"model {mv.ref} was trained on target {known!r}, not {target!r}")
+    target = known or (target or "")
     for what, col in (("id", id_column), ("time", time_column)):
         if col is not None and not str(col).strip():
             raise InputError(f"empty {what} column name")
