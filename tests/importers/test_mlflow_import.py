@@ -16,6 +16,7 @@ import pytest
 from tui_mlops.errors import InputError
 from tui_mlops.importers.mlflow_import import ImportCancelled, import_mlflow, our_run_id
 from tui_mlops.store.events import read_events
+from tui_mlops.store.home import Home
 
 pytest.importorskip("mlflow")
 
@@ -195,3 +196,31 @@ def test_cli_import(tmp_path: Path) -> None:
     assert res.rc == 0 and res.json()["total"] == 4 and res.json()["best"]["loss"]["value"] == 0.2, res.err
     res = run_cli("import", "mlflow", str(src / "nope"), home=tmp_path / "home")
     assert res.rc != 0 and "no such MLflow store" in res.err
+
+
+def test_sqlite_points_nan_and_odd_keys(tmp_path: Path, home) -> None:
+    """SQLite's fast text path keeps NaN (is_nan) and exact values; a key it cannot carry (a tab)
+    falls back to reading rows, with the same result."""
+    from tui_mlops.tracking.query import metric_history
+
+    src = tmp_path / "src"
+    src.mkdir()
+    ids = _make(src, "sqlite")
+    con = sqlite3.connect(src / "mlflow.db")
+    con.execute("UPDATE metrics SET is_nan = 1, value = 0 WHERE key = 'loss' AND step = 2 AND run_uuid = ?",
+                (ids["parent"],))
+    con.execute("UPDATE metrics SET value = 0.1 + 0.2 WHERE key = 'loss' AND step = 3 AND run_uuid = ?",
+                (ids["parent"],))
+    con.commit()
+    import_mlflow(home, f"sqlite:///{src}/mlflow.db")
+    steps, loss = metric_history(home, our_run_id(ids["parent"]), "loss")
+    by_step = dict(zip(steps, loss))
+    assert by_step[2.0] != by_step[2.0] and by_step[3.0] == 0.1 + 0.2 and by_step[4.0] == 0.2
+    con.execute("UPDATE metrics SET key = 'odd' || char(9) || 'key' WHERE key = 'acc'")
+    con.commit()
+    con.close()
+    other = Home.open(tmp_path / "other")
+    import_mlflow(other, f"sqlite:///{src}/mlflow.db")
+    assert metric_history(other, our_run_id(ids["child"]), "odd\tkey") == ([1.0], [0.75])
+    steps2, loss2 = metric_history(other, our_run_id(ids["parent"]), "loss")
+    assert steps2 == steps and [x for x in loss2 if x == x] == [x for x in loss if x == x]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,11 @@ from tui_mlops.importers.mlflow_files import MlExperiment, MlModelVersion, MlRun
 
 NEEDED = ("experiments", "runs", "params", "metrics", "tags")
 
+
+# A run's history as one text, a point a line: key, timestamp, value (17 digits: exact), step.
+_RUN_TEXT = ("SELECT group_concat(line, char(10)) FROM (SELECT key || char(9) || timestamp || char(9) || "
+             "CASE WHEN is_nan THEN 'NaN' ELSE printf('%!.17g', value) END || char(9) || coalesce(step, 0) AS line "
+             "FROM metrics WHERE run_uuid = ?)")  # ordered by polars: faster than SQLite's sorter
 
 class SqliteStore:
     """An mlflow.db; artifact folders are found from each run's artifact_uri, re-rooted on the db's folder."""
@@ -100,7 +106,53 @@ class SqliteStore:
         return out
 
     def metric_frame(self, runs: list[MlRun]) -> Any:
-        """The points of these runs as one frame (mlflow_points' columns), in one query."""
+        """The points of these runs as one frame (mlflow_points' columns). SQLite writes each run's
+        history as one text (in C, without the GIL, a connection per thread); polars parses it."""
+        import numpy as np
+        import polars as pl
+
+        texts = self._run_texts([r.handle for r in runs])
+        counts = [t.count("\n") + 1 if t else 0 for t in texts]
+        frame = None
+        if any(counts):
+            try:
+                frame = pl.read_csv("\n".join(t for t in texts if t).encode(), separator="\t", has_header=False,
+                                    quote_char=None, new_columns=["key", "ts", "value", "step"],
+                                    schema_overrides={"key": pl.Utf8, "ts": pl.Int64, "value": pl.Float64,
+                                                      "step": pl.Int64})
+            except (pl.exceptions.PolarsError, ValueError):
+                frame = None
+            if frame is None or frame.height != sum(counts) or any(frame.null_count().row(0)):
+                return self._metric_rows(runs)  # an odd key (a tab, a newline): the slower exact way
+        else:
+            frame = pl.DataFrame(schema={"key": pl.Utf8, "ts": pl.Int64, "value": pl.Float64, "step": pl.Int64})
+        run = pl.Series("run", np.repeat(np.arange(len(runs), dtype=np.int32), counts))
+        return frame.with_columns(run=run).select("run", "key", "ts", "value", "step").sort(
+            ["run", "key", "ts", "step"], maintain_order=True)
+
+    def _run_texts(self, uuids: list[str]) -> list[str | None]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        parts = max(1, min(len(uuids), os.cpu_count() or 1, 4))
+        slices = [uuids[i::parts] for i in range(parts)]
+
+        def read(part: list[str]) -> list[str | None]:
+            con = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
+            try:
+                return [con.execute(_RUN_TEXT, (u,)).fetchone()[0] for u in part]
+            except sqlite3.Error as exc:
+                raise InputError(f"{self.path}: cannot read the metrics ({exc})") from None
+            finally:
+                con.close()
+
+        with ThreadPoolExecutor(parts) as pool:
+            done = list(pool.map(read, slices))
+        out: list[str | None] = [None] * len(uuids)
+        for i, texts in enumerate(done):
+            out[i::parts] = texts
+        return out
+
+    def _metric_rows(self, runs: list[MlRun]) -> Any:
         import polars as pl
 
         marks = ",".join("?" * len(runs))
