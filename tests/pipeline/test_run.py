@@ -193,3 +193,38 @@ def test_next_run_marks_an_interrupted_record_itself(tmp_path: Path, home) -> No
     run = run_pipeline(home, path)
     assert run.resumed_interrupted == [dead.run_id] and "interrupted" in run.message
     assert load_run(runs_dir(home, "t") / f"{dead.run_id}.json").status == "interrupted"
+
+
+def test_a_dependant_starts_only_after_its_dependency_thread_is_done(tmp_path: Path, home) -> None:
+    # A stage's status is set before its outputs are published; the scheduler (which polls while a
+    # cancel event exists, as under the CLI) must wait for the thread, or the dependant reads no
+    # outputs ("'ingest' has several outputs ()", seen once in CI).
+    from tui_mlops.pipeline.stages import run_stage, stage_fingerprint
+
+    b_started = threading.Event()
+    early: list[bool] = []
+
+    class Finishing:
+        """A's result: reading its gates (the last thing the stage thread does) waits to see if B starts."""
+
+        def __init__(self, real) -> None:
+            self.status, self.outputs, self.message = real.status, real.outputs, real.message
+
+        @property
+        def gates(self):
+            early.append(b_started.wait(1.0))  # bounded: B must NOT start in this window
+            return None
+
+    def runner(home_, spec, st, inputs, log):
+        result = run_stage(home_, spec, st, inputs, log)
+        return Finishing(result) if st.name == "a" else result
+
+    def fingerprint(home_, spec, st, inputs):
+        if st.name == "b":
+            b_started.set()
+        return stage_fingerprint(home_, spec, st, inputs)
+
+    path = _pipeline(tmp_path, _shell("a", "echo a") + _shell("b", "echo b", ["a"]))
+    run = run_pipeline(home, path, cancel=threading.Event(), runner=runner, fingerprint=fingerprint)
+    assert _statuses(run) == {"a": "ok", "b": "ok"}
+    assert early == [False]

@@ -182,26 +182,35 @@ def _schedule(spec: PipelineSpec, run: PipelineRun, order: list[str], execute: C
     recs = run.stages
     pending = list(order)
     running: dict[Any, str] = {}
+    # A stage counts as done only once its thread returned: its status is set before its outputs
+    # are published, so reading the status alone could start a dependant too early.
+    finished: set[str] = set()
+
+    def state(dep: str) -> str:
+        return recs[dep].status if dep in finished else "running"
+
     pool = ThreadPoolExecutor(max_workers=spec.max_parallel, thread_name_prefix=f"pipeline-{spec.name}")
     try:
         while pending or running:
             if cancel is not None and cancel.is_set():
                 for name in pending:
                     recs[name].status, recs[name].message = "cancelled", "not run: the run was cancelled"
+                    finished.add(name)
                     changed(name)
                 pending = []
             for name in list(pending):
                 bad = [d for d in spec.stages[name].deps if d in recs
-                       and recs[d].status not in (*DONE_OK, "pending", "running")]
+                       and state(d) not in (*DONE_OK, "pending", "running")]
                 if bad:
                     pending.remove(name)
                     recs[name].status = "skipped"
                     recs[name].message = f"not run: stage {bad[0]!r} {recs[bad[0]].status.replace('_', ' ')}"
+                    finished.add(name)
                     changed(name)
             for name in list(pending):
                 if len(running) >= spec.max_parallel:
                     break
-                if all(recs[d].status in DONE_OK for d in spec.stages[name].deps if d in recs):
+                if all(state(d) in DONE_OK for d in spec.stages[name].deps if d in recs):
                     pending.remove(name)
                     recs[name].status = "running"
                     running[pool.submit(execute, name)] = name
@@ -210,7 +219,7 @@ def _schedule(spec: PipelineSpec, run: PipelineRun, order: list[str], execute: C
             done, _ = wait(list(running), timeout=0.2 if cancel is not None else None,
                            return_when=FIRST_COMPLETED)
             for fut in done:
-                running.pop(fut)
+                finished.add(running.pop(fut))
                 fut.result()
     except BaseException:
         # Ctrl-C: record what never started; running stages finish (their subprocesses got the signal).
