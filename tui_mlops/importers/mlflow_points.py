@@ -45,8 +45,7 @@ def file_store_points(run_dirs: list[Path]) -> pl.DataFrame:
     rejects) go through parse_metric_file, which names a bad file and line (InputError)."""
     bufs: list[bytes] = []
     counts: list[int] = []
-    file_run: list[int] = []
-    file_key: list[str] = []
+    bulk_files: list[tuple[int, str, Path]] = []  # (run, key, file) of each buffer
     odd: list[tuple[int, str, Path]] = []
     for r, rdir in enumerate(run_dirs):
         folder = rdir / "metrics"
@@ -67,8 +66,7 @@ def file_store_points(run_dirs: list[Path]) -> pl.DataFrame:
                 continue
             bufs.append(data)
             counts.append(data.count(b"\n"))
-            file_run.append(r)
-            file_key.append(key)
+            bulk_files.append((r, key, path))
     frames = []
     if bufs:
         bulk = None
@@ -78,16 +76,11 @@ def file_store_points(run_dirs: list[Path]) -> pl.DataFrame:
         except (pl.exceptions.PolarsError, ValueError):
             pass
         if bulk is None or bulk.height != sum(counts) or any(bulk.null_count().row(0)):
-            # Something in these files is malformed: parse each alone, so the error names it.
-            idx = range(len(bufs))
-            paths = {(file_run[i], file_key[i]) for i in idx}
-            odd.extend((r, k, p) for r, rdir in enumerate(run_dirs)
-                       for k, p in (_metric_files(rdir / "metrics") if (rdir / "metrics").is_dir() else [])
-                       if (r, k) in paths)
+            odd.extend(bulk_files)  # something in them is malformed: parse each alone, so the error names it
         else:
             files = np.repeat(np.arange(len(bufs), dtype=np.int32), counts)
-            keys = pl.Series("key", file_key, dtype=pl.Utf8)
-            runs = pl.Series("run", file_run, dtype=pl.Int32)
+            keys = pl.Series("key", [k for _, k, _ in bulk_files], dtype=pl.Utf8)
+            runs = pl.Series("run", [r for r, _, _ in bulk_files], dtype=pl.Int32)
             frames.append(bulk.with_columns(run=runs.gather(files), key=keys.gather(files)).select(list(_POINTS)))
     if odd:
         odd.sort(key=lambda o: (o[0], o[1]))
