@@ -223,3 +223,43 @@ def test_sklearn_on_a_bare_array_needs_a_signature(tmp_path: Path) -> None:
     spec = json.loads(model_meta(tmp_path, (SKOPS_FILE, data), "exp")[SPEC_FILE])
     assert (spec["model"], spec["task"], spec["features"], spec["experiment"]) == ("linear", "regression",
                                                                                    ["u", "v"], "exp")
+
+
+async def test_v_on_an_imported_model_asks_for_labelled_data_then_validates(imported) -> None:
+    """In the app (mode 4), `v` on a model without training data asks which labelled dataset (and
+    label column) to use, checks the answer, then validates like any other version."""
+    tui_dir = str(Path(__file__).resolve().parents[1] / "tui")
+    if tui_dir not in sys.path:
+        sys.path.insert(0, tui_dir)
+    from textual.widgets import Input
+    from tui_helpers import SIZE, notifications, settle, wait_until
+
+    from tui_mlops.tui.app import MlopsApp
+    from tui_mlops.tui.screens.models import ModelsScreen
+    from tui_mlops.tui.screens.models_panes import ReportScreen
+    from tui_mlops.tui.screens.run_detail_panes import TextPrompt
+
+    home, ref, _, _ = imported
+    async with MlopsApp(home, sample_data=False, watch=False).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        screen = pilot.app.screen
+        assert isinstance(screen, ModelsScreen)
+        assert await wait_until(pilot, lambda: screen.loaded_count > 0, 10)
+        await settle(pilot)
+        await pilot.press("v")
+        assert await wait_until(pilot, lambda: isinstance(pilot.app.screen, TextPrompt), 10)
+        prompt = pilot.app.screen
+        assert "records no training data" in prompt.title_text
+        prompt.query_one(Input).value = f"{ref} nosuchcol"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pilot.app.screen is prompt  # a wrong column keeps the prompt open, with the reason
+        assert "no column 'nosuchcol'" in str(prompt.query_one("#prompt-error").render())
+        prompt.query_one(Input).value = f"{ref} y"
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReportScreen), 60), \
+            notifications(pilot.app)
+        report = screen.last_report or ""
+        assert "Holdout metrics" in report and ref in report
+        assert "cross-validation and train-vs-test drift are skipped" in report

@@ -230,14 +230,36 @@ class VersionActions:
         v = self._version_or_warn()
         if v is None:
             return
+        if v.dataset:
+            self._start_validation(v, None, None)
+            return
+        # An imported model records no training data (and often no label column): ask for both.
+        from tui_mlops.tui.screens.run_detail_panes import TextPrompt
+
+        home = self.home  # type: ignore[attr-defined]
+
+        def check(text: str) -> str | None:
+            try:
+                parse_eval_target(home, text)
+            except (ValueError, MlopsError) as exc:
+                return str(exc)
+            return None
+
+        self.app.push_screen(  # type: ignore[attr-defined]
+            TextPrompt(f"{version_ref(v)} records no training data: validate on which labelled dataset?",
+                       placeholder="NAME[@VER] [TARGET_COLUMN]", check=check),
+            lambda text: self._start_validation(v, *parse_eval_target(home, text)) if text else None)
+
+    def _start_validation(self, v: Any, data: str | None, target: str | None) -> None:
         self.validating = version_ref(v)
         self._cancel_event = threading.Event()
-        self.validation_line.start(f"validating {self.validating}")
+        self.validation_line.start(f"validating {self.validating}" + (f" on {data}" if data else ""))
         self.refresh_bindings()  # type: ignore[attr-defined]
-        self._validate(v.name, v.version, self._cancel_event)
+        self._validate(v.name, v.version, self._cancel_event, data, target)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="models-validate")
-    def _validate(self, name: str, version: int, cancel: threading.Event) -> None:
+    def _validate(self, name: str, version: int, cancel: threading.Event, data: str | None = None,
+                  target: str | None = None) -> None:
         ref = f"{name} v{version}"
         post = self.post_message  # type: ignore[attr-defined]
 
@@ -247,7 +269,8 @@ class VersionActions:
         try:
             from tui_mlops.validation.report import validate
 
-            report = validate(self.home, f"{name}@{version}", progress=progress, cancel=cancel)
+            report = validate(self.home, f"{name}@{version}", data=data, target_column=target, progress=progress,
+                              cancel=cancel)
             markdown = report.to_markdown()
         except MlopsError as exc:
             post(ValidationFinished(ref, error=str(exc), cancelled=cancel.is_set()))
@@ -346,3 +369,18 @@ class VersionActions:
             self.post_message(ActionDone(str(exc), "error"))  # type: ignore[attr-defined]
             return
         self.post_message(ActionDone(f"Exported {name} v{version} to {path}"))  # type: ignore[attr-defined]
+
+
+def parse_eval_target(home: Any, text: str) -> tuple[str, str | None]:
+    """`NAME[@VER] [TARGET]` typed for an imported model -> (dataset ref, target or None); the
+    dataset must exist and hold the target column (ValueError / MlopsError, one line)."""
+    from tui_mlops.data.versions import resolve
+
+    parts = text.split()
+    if not parts or len(parts) > 2:
+        raise ValueError("type a dataset (NAME or NAME@VER) and, if the model does not know it, its label column")
+    v = resolve(home, parts[0])
+    target = parts[1] if len(parts) == 2 else None
+    if target is not None and target not in [c.name for c in v.columns]:
+        raise ValueError(f"{v.ref} has no column {target!r}")
+    return v.ref, target
