@@ -17,7 +17,6 @@ STATUS_NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KI
 OUR_STATUS = {"RUNNING": "running", "SCHEDULED": "queued", "FINISHED": "finished", "FAILED": "failed",
               "KILLED": "cancelled"}
 
-Points = dict[str, list[tuple[int, float, int]]]  # key -> [(timestamp ms, value, step)]
 
 
 @dataclass
@@ -269,16 +268,11 @@ class FileStore:
                                      ds.get("schema"), ds.get("profile"), tags))
         return out
 
-    def metrics(self, run: MlRun) -> Points:
-        folder = run.handle / "metrics"
-        out: Points = {}
-        if not folder.is_dir():
-            return out
-        for dirpath, _dirs, files in os.walk(folder):
-            for name in files:
-                p = Path(dirpath) / name
-                out[p.relative_to(folder).as_posix()] = parse_metric_file(p)
-        return out
+    def metric_frame(self, runs: list[MlRun]) -> Any:
+        """The points of these runs as one frame (mlflow_points' columns), parsed in bulk."""
+        from tui_mlops.importers.mlflow_points import file_store_points  # it imports this module
+
+        return file_store_points([r.handle for r in runs])
 
     def model_versions(self) -> list[MlModelVersion]:
         models = self.root / "models"

@@ -19,7 +19,6 @@ from tui_mlops.errors import InputError, MlopsError
 from tui_mlops.importers.mlflow_files import OUR_STATUS, FileStore, MlModelVersion, MlRun, local_path
 from tui_mlops.importers.mlflow_model_meta import model_meta
 from tui_mlops.importers.mlflow_models import SKOPS_FILE, ModelFile, model_file
-from tui_mlops.importers.mlflow_points import reader_points
 from tui_mlops.store.catalog import open_catalog
 from tui_mlops.store.events import append_events, read_events
 from tui_mlops.store.home import Home
@@ -334,7 +333,7 @@ def import_mlflow(home: Home, source: str, experiments: list[str] | None = None,
         order = list(runs.values())
         for at in range(0, len(order), CHUNK_RUNS):
             chunk = order[at:at + CHUNK_RUNS]
-            by_run = reader_points(reader, chunk).partition_by("run", as_dict=True, include_key=False)
+            by_run = reader.metric_frame(chunk).partition_by("run", as_dict=True, include_key=False)
             for i, run in enumerate(chunk):
                 points = by_run.get((i,))
                 staged.append(imp.stage_run(run, models.get(run.uuid), _EMPTY if points is None else points))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -88,21 +87,3 @@ def file_store_points(run_dirs: list[Path]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=_POINTS)
     return pl.concat(frames) if len(frames) > 1 else frames[0]
-
-
-def reader_points(reader: Any, runs: list[Any]) -> pl.DataFrame:
-    """The points of these runs from any reader: the file store in bulk, others run by run."""
-    handles = [getattr(r, "handle", None) for r in runs]
-    if all(isinstance(h, Path) for h in handles):
-        return file_store_points(handles)
-    if hasattr(reader, "metric_frame"):
-        return reader.metric_frame(runs)
-    idx: list[int] = []
-    keys: list[str] = []
-    pts: list[list[tuple[int, float, int]]] = []
-    for i, run in enumerate(runs):
-        for key, points in reader.metrics(run).items():
-            idx.append(i)
-            keys.append(key)
-            pts.append(points)
-    return _from_lists(idx, keys, pts)

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tui_mlops.errors import InputError
-from tui_mlops.importers.mlflow_files import MlExperiment, MlModelVersion, MlRun, Points, dataset_input, local_path
+from tui_mlops.importers.mlflow_files import MlExperiment, MlModelVersion, MlRun, dataset_input, local_path
 
 NEEDED = ("experiments", "runs", "params", "metrics", "tags")
 
@@ -89,20 +89,6 @@ class SqliteStore:
             out.setdefault(r["destination_id"], []).append(dataset_input(
                 r["name"], r["digest"], r["dataset_source_type"], r["dataset_source"], r.get("dataset_schema"),
                 r.get("dataset_profile"), tags.get(r["input_uuid"], {})))
-        return out
-
-    def metrics(self, run: MlRun) -> Points:
-        out: Points = {}
-        try:
-            cur = self.con.execute("SELECT key, timestamp, value, step, is_nan FROM metrics WHERE run_uuid = ? "
-                                   "ORDER BY key, timestamp, step", (run.handle,))
-            for key, ts, value, step, is_nan in cur:
-                pts = out.get(key)
-                if pts is None:
-                    pts = out[key] = []
-                pts.append((int(ts), float("nan") if is_nan else float(value), int(step or 0)))
-        except (sqlite3.Error, TypeError, ValueError) as exc:
-            raise InputError(f"{self.path}: cannot read the metrics of run {run.uuid} ({exc})") from None
         return out
 
     def metric_frame(self, runs: list[MlRun]) -> Any:
